@@ -1,0 +1,91 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace MeasureApp.Acquisition.Devices;
+
+/// <summary>The <c>Acquisition</c> section of appsettings.json.</summary>
+public sealed class AcquisitionOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Acquisition";
+
+    /// <summary>Configured devices (<c>Acquisition:Devices</c>).</summary>
+    [Required, MinLength(1, ErrorMessage = "Acquisition:Devices must list at least one device.")]
+    [ValidateEnumeratedItems]
+    public List<DeviceOptions> Devices { get; init; } = [];
+
+    /// <summary>How often devices hand over a block, in milliseconds (a few ms keeps latency low).</summary>
+    [Range(1, 100, ErrorMessage = "Acquisition:BlockMilliseconds must be between 1 and 100.")]
+    public int BlockMilliseconds { get; init; } = 5;
+
+    /// <summary>Most bytes the store queue may hold in memory before measurements are stopped.</summary>
+    [Range(1_000_000, 8_000_000_000, ErrorMessage = "Acquisition:StoreQueueBytes must be between 1 MB and 8 GB.")]
+    public long StoreQueueBytes { get; init; } = 512L * 1024 * 1024;
+}
+
+/// <summary>One device under <c>Acquisition:Devices</c>.</summary>
+public sealed class DeviceOptions
+{
+    /// <summary>Stable id used in requests and stored with measurements.</summary>
+    [Required(ErrorMessage = "Acquisition:Devices:N:Id is required."), RegularExpression("^[A-Za-z0-9_.-]{1,64}$", ErrorMessage = "Acquisition:Devices:N:Id may only hold letters, digits, '_', '.', '-' (1–64).")]
+    public string Id { get; init; } = "";
+
+    /// <summary>Display name.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Driver kind: Simulated, SharedMemory, Network.</summary>
+    [Required]
+    public string Driver { get; init; } = "Simulated";
+
+    /// <summary>Seed of the simulated generator (runs are reproducible).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Per-channel signal settings of the simulated generator; channel i uses entry i mod count.</summary>
+    public List<SimulatedChannelOptions> Channels { get; init; } = [];
+
+    /// <summary>Probability per sample of an injected single-sample spike (an event is emitted with it).</summary>
+    [Range(0.0, 0.01, ErrorMessage = "Acquisition:Devices:N:SpikeProbability must be between 0 and 0.01.")]
+    public double SpikeProbability { get; init; } = 0.000_01;
+}
+
+/// <summary>Waveforms of the simulated generator.</summary>
+public enum Waveform
+{
+    /// <summary>sin(2πft)</summary>
+    Sine,
+    /// <summary>±1 square wave.</summary>
+    Square,
+    /// <summary>Triangle between −1 and 1.</summary>
+    Triangle,
+    /// <summary>Rising ramp from −1 to 1.</summary>
+    Sawtooth,
+    /// <summary>Linear sweep from f to 10·f over one second, repeated.</summary>
+    Chirp,
+    /// <summary>0 until 1/f seconds, then 1.</summary>
+    Step,
+    /// <summary>Uniform white noise in [−1, 1].</summary>
+    Noise,
+}
+
+/// <summary>Signal of one simulated channel.</summary>
+public sealed class SimulatedChannelOptions
+{
+    /// <summary>Channel name.</summary>
+    public string? Name { get; init; }
+    /// <summary>Physical unit.</summary>
+    public string Unit { get; init; } = "V";
+    /// <summary>Waveform.</summary>
+    public Waveform Waveform { get; init; } = Waveform.Sine;
+    /// <summary>Peak amplitude.</summary>
+    public double Amplitude { get; init; } = 1;
+    /// <summary>Frequency in Hz.</summary>
+    public double Frequency { get; init; } = 5;
+    /// <summary>Constant offset.</summary>
+    public double Offset { get; init; }
+    /// <summary>Peak amplitude of added uniform noise.</summary>
+    public double Noise { get; init; }
+}
+
+/// <summary>Source-generated validator of <see cref="AcquisitionOptions"/>.</summary>
+[OptionsValidator]
+public sealed partial class AcquisitionOptionsValidator : IValidateOptions<AcquisitionOptions>;

@@ -1,0 +1,46 @@
+using MeasureApp.Acquisition.Coordination;
+using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Live;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>Registers the acquisition engine.</summary>
+public static class AcquisitionExtensions
+{
+    /// <summary>
+    /// Adds devices, the measurement engine, the live hub and the store writer. The host provides
+    /// an <see cref="ISampleStore"/>; without another <see cref="ILimitCoordinator"/> the in-process one is used.
+    /// </summary>
+    public static IHostApplicationBuilder AddAcquisition(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+
+        services.AddOptions<AcquisitionOptions>()
+            .BindConfiguration(AcquisitionOptions.SectionName)
+            .Validate(o => o.Devices.Select(d => d.Id).Distinct(StringComparer.Ordinal).Count() == o.Devices.Count,
+                "Acquisition:Devices: every device needs a unique Id.")
+            .ValidateOnStart();
+
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>, AcquisitionOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
+
+        // Devices
+        services.AddSingleton<IDeviceDriver, SimulatedDriver>();
+
+        // Live fan-out and storage
+        services.AddSingleton<LiveHub>();
+        services.AddSingleton<StoreWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreWriter>());
+
+        // Measurements: one object is both the API and the worker (registered after the writer so it stops first).
+        services.AddSingleton<MeasurementEngine>();
+        services.AddHostedService(sp => sp.GetRequiredService<MeasurementEngine>());
+        return builder;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Threading.Channels;
+using MeasureApp.Acquisition.Blocks;
+using MeasureApp.Acquisition.Measurements;
+
+namespace MeasureApp.Acquisition.Live;
+
+/// <summary>
+/// One circuit watching one measurement: decimates every block to its own view (M4 per pixel
+/// column) into a bounded frame buffer. When the circuit falls behind the oldest frames are
+/// dropped and counted; storage is never affected.
+/// </summary>
+public sealed class LiveSubscription : IDisposable
+{
+    private readonly Channel<LiveFrame> _frames;
+    private readonly Action<LiveSubscription> _onDispose;
+    private readonly Lock _viewGate = new();
+    private M4Accumulator[] _accumulators;
+    private long _dropped;
+    private long _samples;
+    private int _disposed;
+
+    internal LiveSubscription(MeasurementInfo info, string userId, LiveView view, int capacity, Action<LiveSubscription> onDispose)
+    {
+        Info = info;
+        UserId = userId;
+        _onDispose = onDispose;
+        _frames = Channel.CreateBounded<LiveFrame>(
+            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            _ => Interlocked.Increment(ref _dropped));
+        _accumulators = CreateAccumulators(view);
+        View = view;
+    }
+
+    /// <summary>The measurement watched.</summary>
+    public MeasurementInfo Info { get; }
+
+    /// <summary>The subscriber's user id (for accounting).</summary>
+    public string UserId { get; }
+
+    /// <summary>Current view (pixel width and window).</summary>
+    public LiveView View { get; private set; }
+
+    /// <summary>Decimated frames, oldest first; completes when the measurement stops.</summary>
+    public ChannelReader<LiveFrame> Frames => _frames.Reader;
+
+    /// <summary>Frames dropped because the reader was too slow.</summary>
+    public long DroppedFrames => Interlocked.Read(ref _dropped);
+
+    /// <summary>Raw samples per channel seen so far.</summary>
+    public long SamplesSeen => Interlocked.Read(ref _samples);
+
+    /// <summary>Changes pixel width or window; the next block is decimated with the new column size.</summary>
+    public void ChangeView(LiveView view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        lock (_viewGate)
+        {
+            View = view;
+            _accumulators = CreateAccumulators(view);
+        }
+    }
+
+    internal void OnBlock(SampleBlock block)
+    {
+        var frame = new LiveFrame(block.ChannelCount);
+        lock (_viewGate)
+        {
+            for (var c = 0; c < block.ChannelCount && c < _accumulators.Length; c++)
+            {
+                _accumulators[c].Add(block.Channel(c), block.FirstSampleIndex, block.SampleRate, frame.X[c], frame.Y[c]);
+            }
+        }
+        if (block.Events.Count > 0)
+        {
+            frame.Events.AddRange(block.Events);
+        }
+        frame.NewestSampleNs = block.TimeOfSampleNs(block.Count - 1);
+        frame.SampleCount = block.Count;
+        Interlocked.Add(ref _samples, block.Count);
+        if (frame.PointCount > 0 || frame.Events.Count > 0)
+        {
+            _frames.Writer.TryWrite(frame);
+        }
+    }
+
+    internal void Complete() => _frames.Writer.TryComplete();
+
+    private M4Accumulator[] CreateAccumulators(LiveView view)
+    {
+        var perColumn = view.SamplesPerColumn(Info.SampleRate);
+        return [.. Enumerable.Range(0, Info.Channels.Count).Select(_ => new M4Accumulator(perColumn))];
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _onDispose(this);
+            _frames.Writer.TryComplete();
+        }
+    }
+}

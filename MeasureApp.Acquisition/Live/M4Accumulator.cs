@@ -1,0 +1,88 @@
+using MeasureApp.Acquisition.Blocks;
+
+namespace MeasureApp.Acquisition.Live;
+
+/// <summary>
+/// Streaming M4 for one channel: samples are cut into columns of a fixed number of samples by
+/// absolute index; for each finished column the first, min, max and last points are emitted in
+/// time order (duplicates merged), so a single-sample spike always survives.
+/// </summary>
+internal sealed class M4Accumulator(long samplesPerColumn)
+{
+    private long _column = -1;
+    private long _firstIdx, _minIdx, _maxIdx, _lastIdx;
+    private float _first, _min, _max, _last;
+
+    public long SamplesPerColumn { get; } = samplesPerColumn;
+
+    /// <summary>Feeds a run of samples starting at absolute index <paramref name="firstIndex"/>.</summary>
+    public void Add(ReadOnlySpan<float> values, long firstIndex, double sampleRate, List<double> xs, List<float> ys)
+    {
+        var offset = 0;
+        while (offset < values.Length)
+        {
+            var index = firstIndex + offset;
+            var column = index / SamplesPerColumn;
+            if (column != _column)
+            {
+                Flush(sampleRate, xs, ys);
+                _column = column;
+                _firstIdx = index;
+                _first = values[offset];
+                _min = float.PositiveInfinity;
+                _max = float.NegativeInfinity;
+            }
+            var columnEnd = (column + 1) * SamplesPerColumn;
+            var take = (int)Math.Min(values.Length - offset, columnEnd - index);
+            var run = values.Slice(offset, take);
+            var (min, max) = run.Length >= 16 ? M4.MinMax(run) : M4.MinMaxScalar(run);
+            if (min < _min)
+            {
+                _min = min;
+                _minIdx = index + run.IndexOf(min);
+            }
+            if (max > _max)
+            {
+                _max = max;
+                _maxIdx = index + run.IndexOf(max);
+            }
+            _last = run[^1];
+            _lastIdx = index + take - 1;
+            offset += take;
+            if (index + take == columnEnd)
+            {
+                Flush(sampleRate, xs, ys);
+            }
+        }
+    }
+
+    /// <summary>Emits the open column, if any (used when a column completes or the stream ends).</summary>
+    public void Flush(double sampleRate, List<double> xs, List<float> ys)
+    {
+        if (_column < 0)
+        {
+            return;
+        }
+        _column = -1;
+        Emit(_firstIdx, _first, sampleRate, xs, ys);
+        var (aIdx, a, bIdx, b) = _minIdx <= _maxIdx ? (_minIdx, _min, _maxIdx, _max) : (_maxIdx, _max, _minIdx, _min);
+        if (aIdx != _firstIdx)
+        {
+            Emit(aIdx, a, sampleRate, xs, ys);
+        }
+        if (bIdx != aIdx && bIdx != _firstIdx)
+        {
+            Emit(bIdx, b, sampleRate, xs, ys);
+        }
+        if (_lastIdx != bIdx && _lastIdx != aIdx && _lastIdx != _firstIdx)
+        {
+            Emit(_lastIdx, _last, sampleRate, xs, ys);
+        }
+    }
+
+    private static void Emit(long index, float value, double sampleRate, List<double> xs, List<float> ys)
+    {
+        xs.Add(index / sampleRate);
+        ys.Add(value);
+    }
+}

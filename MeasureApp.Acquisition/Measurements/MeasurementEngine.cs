@@ -1,0 +1,340 @@
+using System.Collections.Concurrent;
+using MeasureApp.Acquisition.Blocks;
+using MeasureApp.Acquisition.Coordination;
+using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Live;
+using MeasureApp.Acquisition.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MeasureApp.Acquisition.Measurements;
+
+/// <summary>The answer to a start request: the measurement, or a refusal that states the numbers.</summary>
+/// <param name="Measurement">The started measurement, when accepted.</param>
+/// <param name="Error">Why it was refused, when refused.</param>
+public sealed record StartResult(MeasurementInfo? Measurement, string? Error)
+{
+    /// <summary>True when the measurement runs.</summary>
+    public bool Succeeded => Measurement is not null;
+}
+
+/// <summary>
+/// Starts and stops measurements: checks the request and the user's limits, drives the device,
+/// routes every block to the live hub and the store writer, and enforces durations. Ownership is
+/// checked here, not in the UI.
+/// </summary>
+public sealed class MeasurementEngine(
+    IOptions<AcquisitionOptions> options,
+    IEnumerable<IDeviceDriver> drivers,
+    LiveHub hub,
+    StoreWriter storeWriter,
+    ISampleStore store,
+    ILimitCoordinator limits,
+    TimeProvider time,
+    ILogger<MeasurementEngine> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<Guid, Running> _running = new();
+    private readonly ConcurrentDictionary<string, UserWatchers> _watchers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Configured devices.</summary>
+    public IReadOnlyList<DeviceOptions> Devices => options.Value.Devices;
+
+    /// <summary>Starts a measurement for <paramref name="requester"/> within <paramref name="userLimits"/>.</summary>
+    public async Task<StartResult> StartAsync(Requester requester, UserLimits userLimits, StartRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        ArgumentNullException.ThrowIfNull(userLimits);
+        ArgumentNullException.ThrowIfNull(request);
+
+        var error = Validate(userLimits, request, out var device, out var driver);
+        if (error is not null)
+        {
+            return new StartResult(null, error);
+        }
+
+        var (acquired, inUse) = await limits.TryAcquireMeasurementSlotAsync(requester.UserId, userLimits.MaxParallelMeasurements, cancellationToken);
+        if (!acquired)
+        {
+            return new StartResult(null, $"You are running {inUse} of {userLimits.MaxParallelMeasurements} allowed measurements.");
+        }
+
+        var info = new MeasurementInfo
+        {
+            Id = Guid.CreateVersion7(),
+            OwnerId = requester.UserId,
+            OwnerName = requester.UserName,
+            Name = request.Name.Trim(),
+            DeviceId = device!.Id,
+            Channels = ChannelsOf(device, request.Channels),
+            SampleRate = request.SampleRate,
+            State = MeasurementState.Starting,
+            StartedAt = time.GetUtcNow(),
+            Duration = request.Duration,
+        };
+        try
+        {
+            await store.CreateMeasurementAsync(info, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await limits.ReleaseMeasurementSlotAsync(requester.UserId, CancellationToken.None);
+            logger.LogError(ex, "Could not record measurement {Measurement}", info.Id);
+            return new StartResult(null, "The database is not reachable; the measurement was not started.");
+        }
+
+        var maxDuration = request.Duration is { } d && d < userLimits.MaxDuration ? d : userLimits.MaxDuration;
+        var running = new Running(this, new Measurement(info), info.StartedAt + maxDuration, request.Duration is { } rd && rd <= userLimits.MaxDuration);
+        _running[info.Id] = running;
+        hub.Open(info);
+        running.Device = driver!.Start(device, info, running);
+        running.Measurement.MarkRunning();
+        logger.LogInformation("Measurement {Measurement} ({Name}) started by {User} on {Device}", info.Id, info.Name, requester.UserName, device.Id);
+        Notify(running.Measurement.Snapshot());
+        return new StartResult(running.Measurement.Snapshot(), null);
+    }
+
+    /// <summary>Stops a measurement the requester may access; false means "not found" (also for another user's id).</summary>
+    public async Task<bool> StopAsync(Guid measurementId, Requester requester, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        if (!_running.TryGetValue(measurementId, out var running) || !requester.MayAccess(running.Measurement.OwnerId))
+        {
+            return false;
+        }
+        var reason = requester.UserId == running.Measurement.OwnerId ? StopReason.User : StopReason.Admin;
+        await StopCoreAsync(running, reason, null);
+        return true;
+    }
+
+    /// <summary>Running measurements the requester may see (own; admins: all).</summary>
+    public IReadOnlyList<MeasurementInfo> GetRunning(Requester requester)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        return [.. _running.Values
+            .Where(r => requester.MayAccess(r.Measurement.OwnerId))
+            .Select(r => r.Measurement.Snapshot())
+            .OrderBy(m => m.StartedAt)];
+    }
+
+    /// <summary>A running measurement, or null when it is not running or not the requester's.</summary>
+    public MeasurementInfo? Find(Guid measurementId, Requester requester)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        return _running.TryGetValue(measurementId, out var r) && requester.MayAccess(r.Measurement.OwnerId) ? r.Measurement.Snapshot() : null;
+    }
+
+    /// <summary>Calls <paramref name="onChange"/> whenever one of the user's measurements starts or stops.</summary>
+    public IDisposable Watch(string userId, Action<MeasurementInfo> onChange)
+    {
+        var watchers = _watchers.GetOrAdd(userId, _ => new UserWatchers());
+        return watchers.Add(onChange);
+    }
+
+    /// <summary>Duration enforcement loop.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = time.GetUtcNow();
+                foreach (var r in _running.Values)
+                {
+                    if (now >= r.Deadline)
+                    {
+                        await StopCoreAsync(r, r.DeadlineIsRequested ? StopReason.Duration : StopReason.Limit,
+                            r.DeadlineIsRequested ? "Requested duration reached." : "Duration limit reached.");
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>Graceful shutdown: every running measurement is stopped and flushed.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await Task.WhenAll(_running.Values.Select(r => StopCoreAsync(r, StopReason.Shutdown, "Server shut down.")));
+    }
+
+    private string? Validate(UserLimits userLimits, StartRequest request, out DeviceOptions? device, out IDeviceDriver? driver)
+    {
+        device = options.Value.Devices.FirstOrDefault(d => string.Equals(d.Id, request.DeviceId, StringComparison.Ordinal));
+        driver = null;
+        if (device is null)
+        {
+            return $"Unknown device '{request.DeviceId}'.";
+        }
+        if (!_drivers.TryGetValue(device.Driver, out driver))
+        {
+            return $"Device '{device.Id}' uses driver '{device.Driver}', which is not available.";
+        }
+        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Trim().Length > 100)
+        {
+            return "A measurement needs a name of 1 to 100 characters.";
+        }
+        var maxChannels = Math.Min(MeasurementLimits.MaxChannels, userLimits.MaxChannels);
+        if (request.Channels < 1 || request.Channels > maxChannels)
+        {
+            return $"Channels must be between 1 and {maxChannels} (you asked for {request.Channels}).";
+        }
+        var maxRate = Math.Min(MeasurementLimits.MaxSampleRate, userLimits.MaxSampleRate);
+        if (!double.IsFinite(request.SampleRate) || request.SampleRate < MeasurementLimits.MinSampleRate || request.SampleRate > maxRate)
+        {
+            return $"Sample rate must be between {MeasurementLimits.MinSampleRate:0} Hz and {maxRate:0} Hz (you asked for {request.SampleRate:0.###} Hz).";
+        }
+        if (request.Duration is { } d && (d <= TimeSpan.Zero || d > userLimits.MaxDuration))
+        {
+            return $"Duration must be more than 0 and at most {userLimits.MaxDuration} (you asked for {d}).";
+        }
+        return null;
+    }
+
+    private static List<ChannelInfo> ChannelsOf(DeviceOptions device, int count) =>
+        [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var ch = device.Channels.Count == 0 ? null : device.Channels[i % device.Channels.Count];
+            return new ChannelInfo(ch?.Name is { Length: > 0 } n && i < device.Channels.Count ? n : $"ch{i + 1}", ch?.Unit ?? "V");
+        })];
+
+    private async Task StopCoreAsync(Running running, StopReason reason, string? detail)
+    {
+        if (!running.Measurement.MarkStopped(reason, time.GetUtcNow(), detail))
+        {
+            await running.Stopped.Task;
+            return;
+        }
+        try
+        {
+            if (running.Device is { } device)
+            {
+                await device.DisposeAsync();
+            }
+            hub.Close(running.Measurement.Id);
+            await storeWriter.FlushAsync(running.Measurement.Id);
+            var info = running.Measurement.Snapshot();
+            await store.UpdateMeasurementAsync(info, CancellationToken.None);
+            logger.LogInformation("Measurement {Measurement} stopped ({Reason}) after {Samples} samples", info.Id, reason, info.SampleCount);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "Stopping measurement {Measurement} did not complete cleanly", running.Measurement.Id);
+        }
+        finally
+        {
+            _running.TryRemove(running.Measurement.Id, out _);
+            await limits.ReleaseMeasurementSlotAsync(running.Measurement.OwnerId, CancellationToken.None);
+            Notify(running.Measurement.Snapshot());
+            running.Stopped.TrySetResult();
+        }
+    }
+
+    private bool Publish(Running running, SampleBlock block)
+    {
+        if (!running.Measurement.Stamp(block))
+        {
+            block.Release();
+            return false;
+        }
+        try
+        {
+            if (!storeWriter.TryEnqueue(block))
+            {
+                // Never drop stored data silently: stop with a clear reason.
+                _ = StopCoreAsync(running, StopReason.Limit, "Storage could not keep up; the measurement was stopped to avoid losing data.");
+                return false;
+            }
+            hub.Publish(block);
+            return true;
+        }
+        finally
+        {
+            block.Release();
+        }
+    }
+
+    private void LogFault(Guid measurementId, string kind, string message) =>
+        logger.LogWarning("Measurement {Measurement}: {Kind}: {Message}", measurementId, kind, message);
+
+    private void Notify(MeasurementInfo info)
+    {
+        if (_watchers.TryGetValue(info.OwnerId, out var w))
+        {
+            w.Invoke(info, logger);
+        }
+    }
+
+    private sealed class Running(MeasurementEngine engine, Measurement measurement, DateTimeOffset deadline, bool deadlineIsRequested) : IBlockSink
+    {
+        private long _faults;
+
+        public Measurement Measurement { get; } = measurement;
+        public DateTimeOffset Deadline { get; } = deadline;
+        public bool DeadlineIsRequested { get; } = deadlineIsRequested;
+        public IAsyncDisposable? Device { get; set; }
+        public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public long Faults => Interlocked.Read(ref _faults);
+
+        public bool Publish(SampleBlock block) => engine.Publish(this, block);
+
+        public void Fault(string kind, string message)
+        {
+            if (Interlocked.Increment(ref _faults) == 1)
+            {
+                engine.LogFault(Measurement.Id, kind, message);
+            }
+        }
+
+        public void Fail(string message) => _ = engine.StopCoreAsync(this, StopReason.DeviceError, message);
+    }
+
+    private sealed class UserWatchers
+    {
+        private readonly Lock _gate = new();
+        private Action<MeasurementInfo>[] _callbacks = [];
+
+        public IDisposable Add(Action<MeasurementInfo> callback)
+        {
+            lock (_gate)
+            {
+                _callbacks = [.. _callbacks, callback];
+            }
+            return new Unsubscriber(this, callback);
+        }
+
+        public void Invoke(MeasurementInfo info, ILogger logger)
+        {
+            foreach (var cb in Volatile.Read(ref _callbacks))
+            {
+                try
+                {
+                    cb(info);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    logger.LogWarning(ex, "A measurement watcher failed");
+                }
+            }
+        }
+
+        private void Remove(Action<MeasurementInfo> callback)
+        {
+            lock (_gate)
+            {
+                _callbacks = Array.FindAll(_callbacks, c => c != callback);
+            }
+        }
+
+        private sealed class Unsubscriber(UserWatchers owner, Action<MeasurementInfo> callback) : IDisposable
+        {
+            public void Dispose() => owner.Remove(callback);
+        }
+    }
+}

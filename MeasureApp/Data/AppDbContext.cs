@@ -1,0 +1,128 @@
+using MeasureApp.Acquisition.Measurements;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace MeasureApp.Data;
+
+/// <summary>A MeasureApp user.</summary>
+public sealed class AppUser : IdentityUser
+{
+    /// <summary>When the account was created.</summary>
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>Role names.</summary>
+public static class Roles
+{
+    /// <summary>Administrators: manage users and limits, see everything.</summary>
+    public const string Admin = "Admin";
+
+    /// <summary>Every user.</summary>
+    public const string Operator = "Operator";
+}
+
+/// <summary>Stored metadata of a measurement (outlives its raw data).</summary>
+public sealed class MeasurementRecord
+{
+    public Guid Id { get; set; }
+    public required string OwnerId { get; set; }
+    public required string OwnerName { get; set; }
+    public required string Name { get; set; }
+    public required string DeviceId { get; set; }
+    /// <summary>Channel names and units as JSON.</summary>
+    public required string ChannelsJson { get; set; }
+    public int ChannelCount { get; set; }
+    public double SampleRate { get; set; }
+    public MeasurementState State { get; set; }
+    public StopReason StopReason { get; set; }
+    public string? StopDetail { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? StoppedAt { get; set; }
+    public long SampleCount { get; set; }
+    public bool DataExpired { get; set; }
+}
+
+/// <summary>Per-user overrides of the default limits (null = default).</summary>
+public sealed class UserLimitsRecord
+{
+    public required string UserId { get; set; }
+    public int? MaxParallelMeasurements { get; set; }
+    public double? MaxSampleRate { get; set; }
+    public int? MaxChannels { get; set; }
+    public long? MaxLiveBytesPerSecond { get; set; }
+    public TimeSpan? MaxDuration { get; set; }
+    public int? MaxSessions { get; set; }
+    public TimeSpan? Retention { get; set; }
+}
+
+/// <summary>
+/// The one EF Core model. Each provider has its own derived context so that each keeps its own
+/// migration set (see docs/decisions/0001-two-database-providers.md).
+/// </summary>
+public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext<AppUser>(options), IDataProtectionKeyContext
+{
+    public DbSet<MeasurementRecord> Measurements => Set<MeasurementRecord>();
+    public DbSet<UserLimitsRecord> UserLimits => Set<UserLimitsRecord>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.Entity<AppUser>(e => e.Property(u => u.CreatedAt));
+        builder.Entity<MeasurementRecord>(e =>
+        {
+            e.ToTable("measurements");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.OwnerId).HasMaxLength(450);
+            e.Property(m => m.OwnerName).HasMaxLength(256);
+            e.Property(m => m.Name).HasMaxLength(100);
+            e.Property(m => m.DeviceId).HasMaxLength(64);
+            e.Property(m => m.StopDetail).HasMaxLength(500);
+            e.HasIndex(m => new { m.OwnerId, m.StartedAt });
+            e.HasIndex(m => m.StartedAt);
+        });
+        builder.Entity<UserLimitsRecord>(e =>
+        {
+            e.ToTable("user_limits");
+            e.HasKey(l => l.UserId);
+            e.Property(l => l.UserId).HasMaxLength(450);
+        });
+        // Raw data lives in sample_chunks, written with provider-specific bulk paths (Storage/).
+        builder.Entity<SampleChunkRecord>(e =>
+        {
+            e.ToTable("sample_chunks");
+            e.HasKey(c => new { c.MeasurementId, c.Sequence });
+            e.Property(c => c.MeasurementId).HasColumnName("measurement_id");
+            e.Property(c => c.Sequence).HasColumnName("seq");
+            e.Property(c => c.FirstSampleIndex).HasColumnName("first_index");
+            e.Property(c => c.T0Ns).HasColumnName("t0_ns");
+            e.Property(c => c.SampleCount).HasColumnName("sample_count");
+            e.Property(c => c.ChannelCount).HasColumnName("channel_count");
+            e.Property(c => c.Payload).HasColumnName("payload");
+            e.Property(c => c.MinMax).HasColumnName("min_max");
+            e.HasIndex(c => new { c.MeasurementId, c.FirstSampleIndex });
+        });
+    }
+}
+
+/// <summary>Row shape of sample_chunks (written by bulk paths, mapped for migrations and reads).</summary>
+public sealed class SampleChunkRecord
+{
+    public Guid MeasurementId { get; set; }
+    public long Sequence { get; set; }
+    public long FirstSampleIndex { get; set; }
+    public long T0Ns { get; set; }
+    public int SampleCount { get; set; }
+    public int ChannelCount { get; set; }
+    public required byte[] Payload { get; set; }
+    /// <summary>Per channel min then max, float32 little-endian.</summary>
+    public required byte[] MinMax { get; set; }
+}
+
+/// <summary>SQLite flavour (embedded default).</summary>
+public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options);
+
+/// <summary>PostgreSQL flavour (production).</summary>
+public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options);

@@ -1,0 +1,176 @@
+using MeasureApp;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.Components;
+using MeasureApp.Data;
+using MeasureApp.Identity;
+using MeasureApp.Limits;
+using MeasureApp.Live;
+using MeasureApp.Storage;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>Composition of the web host (STYLE.md §4: Program.cs stays two lines).</summary>
+public static class MeasureAppExtensions
+{
+    /// <summary>Registers everything MeasureApp needs.</summary>
+    public static WebApplicationBuilder AddMeasureAppServices(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        UseRootConfigurationFile(builder);
+
+        // Options (validated at start; a bad value names its key)
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LimitsOptions>, LimitsOptionsValidator>();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+
+        // Database: SQLite file by default, PostgreSQL when ConnectionStrings:Database is set
+        var database = DatabaseSettings.From(builder.Configuration, builder.Environment);
+        services.AddSingleton(database);
+        if (database.IsPostgres)
+        {
+            services.AddDbContextFactory<PostgresAppDbContext>(o => o.UseNpgsql(database.ConnectionString));
+            services.AddSingleton<IDbContextFactory<AppDbContext>>(sp => new ContextFactory<PostgresAppDbContext>(sp.GetRequiredService<IDbContextFactory<PostgresAppDbContext>>()));
+        }
+        else
+        {
+            services.AddDbContextFactory<SqliteAppDbContext>(o => o.UseSqlite(database.ConnectionString));
+            services.AddSingleton<IDbContextFactory<AppDbContext>>(sp => new ContextFactory<SqliteAppDbContext>(sp.GetRequiredService<IDbContextFactory<SqliteAppDbContext>>()));
+        }
+        services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
+        services.AddHostedService<DatabaseInitializer>();
+
+        // Redis (optional): one multiplexer for presence, limits, keys and relay
+        var redis = builder.Configuration.GetConnectionString("Redis");
+        var dataProtection = services.AddDataProtection().SetApplicationName("MeasureApp");
+        var health = services.AddHealthChecks()
+            .AddDbContextCheck<AppDbContext>("database", tags: ["ready"]);
+        if (!string.IsNullOrWhiteSpace(redis))
+        {
+            var redisOptions = RedisSettings.Parse(redis);
+            var multiplexer = ConnectionMultiplexer.Connect(redisOptions);
+            services.AddSingleton<IConnectionMultiplexer>(multiplexer);
+            dataProtection.PersistKeysToStackExchangeRedis(multiplexer, "measureapp:dataprotection-keys");
+            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+            services.AddHostedService<RedisStartupCheck>();
+        }
+        else
+        {
+            dataProtection.PersistKeysToDbContext<AppDbContext>();
+        }
+
+        // Identity: cookie login, roles, lockout after 5 failures for 5 minutes
+        services.AddCascadingAuthenticationState();
+        services.AddScoped<AuthenticationStateProvider, RevalidatingIdentityStateProvider>();
+        services.AddAuthentication(o =>
+        {
+            o.DefaultScheme = IdentityConstants.ApplicationScheme;
+            o.DefaultSignInScheme = IdentityConstants.ExternalScheme;
+        }).AddIdentityCookies();
+        services.ConfigureApplicationCookie(o =>
+        {
+            o.LoginPath = "/Account/Login";
+            o.AccessDeniedPath = "/Account/AccessDenied";
+            o.Cookie.Name = "MeasureApp.Auth";
+        });
+        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
+        services.AddIdentityCore<AppUser>(o =>
+            {
+                o.Password.RequiredLength = 8;
+                o.Password.RequireDigit = false;
+                o.Password.RequireLowercase = false;
+                o.Password.RequireUppercase = false;
+                o.Password.RequireNonAlphanumeric = false;
+                o.Password.RequiredUniqueChars = 1;
+                o.Lockout.MaxFailedAccessAttempts = 5;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+                o.Lockout.AllowedForNewUsers = true;
+                o.User.RequireUniqueEmail = true;
+                o.SignIn.RequireConfirmedAccount = false;
+            })
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<AppDbContext>()
+            .AddSignInManager()
+            .AddDefaultTokenProviders();
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
+
+        // Acquisition engine and its storage
+        services.AddSingleton<ISampleStore, DbSampleStore>();
+        builder.AddAcquisition();
+        services.AddScoped<LimitsService>();
+        services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
+
+        // UI: Blazor Server, MudBlazor, per-circuit sessions
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        services.AddScoped<UserSession>();
+        services.AddScoped<CurrentUser>();
+        return builder;
+    }
+
+    /// <summary>Maps pages and endpoints.</summary>
+    public static WebApplication MapMeasureAppEndpoints(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler("/Error", createScopeForErrors: true);
+        }
+        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapAccountEndpoints();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+
+    // The repository root's appsettings.json is the one configuration file; it is linked into the
+    // build output. When the content root (the project folder under `dotnet run`) has none, read the
+    // output's copy at the same precedence (below environment variables and the command line).
+    private static void UseRootConfigurationFile(WebApplicationBuilder builder)
+    {
+        if (File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            return;
+        }
+        var copy = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        if (!File.Exists(copy))
+        {
+            return;
+        }
+        var sources = ((IConfigurationBuilder)builder.Configuration).Sources;
+        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path: "appsettings.json" }).i;
+        var source = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = "appsettings.json",
+            Optional = false,
+            ReloadOnChange = false,
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
+        };
+        sources.Insert(index + 1, source);
+    }
+
+    private sealed class ContextFactory<T>(IDbContextFactory<T> inner) : IDbContextFactory<AppDbContext>
+        where T : AppDbContext
+    {
+        public AppDbContext CreateDbContext() => inner.CreateDbContext();
+    }
+}

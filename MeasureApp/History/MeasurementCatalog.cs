@@ -1,0 +1,83 @@
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace MeasureApp.History;
+
+/// <summary>One page of measurements.</summary>
+/// <param name="Items">Rows of this page.</param>
+/// <param name="Total">Rows matching the filter.</param>
+public sealed record MeasurementPage(IReadOnlyList<MeasurementRecord> Items, int Total);
+
+/// <summary>Query of the measurements list.</summary>
+public sealed record MeasurementQuery
+{
+    /// <summary>Zero-based page.</summary>
+    public int Page { get; init; }
+    /// <summary>Rows per page (1–200).</summary>
+    public int PageSize { get; init; } = 25;
+    /// <summary>Sort column: name, started, samples, owner, state.</summary>
+    public string? SortBy { get; init; }
+    /// <summary>Descending sort.</summary>
+    public bool Descending { get; init; } = true;
+    /// <summary>Text contained in the name.</summary>
+    public string? Search { get; init; }
+    /// <summary>Admins only: restrict to one owner.</summary>
+    public string? OwnerId { get; init; }
+}
+
+/// <summary>
+/// Reads stored measurements with the ownership rule applied in the query itself: operators see
+/// their own, admins everyone's. Another user's id answers null ("not found").
+/// </summary>
+public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts)
+{
+    /// <summary>A page of measurements visible to the requester.</summary>
+    public async Task<MeasurementPage> ListAsync(Requester requester, MeasurementQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        ArgumentNullException.ThrowIfNull(query);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var q = Visible(db, requester);
+        if (requester.IsAdmin && !string.IsNullOrEmpty(query.OwnerId))
+        {
+            q = q.Where(m => m.OwnerId == query.OwnerId);
+        }
+        if (!string.IsNullOrWhiteSpace(query.Search))
+        {
+            var s = query.Search.Trim().ToLowerInvariant();
+#pragma warning disable CA1862, CA1304, CA1311 // translated to SQL; culture overloads are not
+            q = q.Where(m => m.Name.ToLower().Contains(s));
+#pragma warning restore CA1862, CA1304, CA1311
+        }
+        var total = await q.CountAsync(cancellationToken);
+        q = (query.SortBy?.ToLowerInvariant(), query.Descending) switch
+        {
+            ("name", false) => q.OrderBy(m => m.Name),
+            ("name", true) => q.OrderByDescending(m => m.Name),
+            ("samples", false) => q.OrderBy(m => m.SampleCount),
+            ("samples", true) => q.OrderByDescending(m => m.SampleCount),
+            ("owner", false) => q.OrderBy(m => m.OwnerName),
+            ("owner", true) => q.OrderByDescending(m => m.OwnerName),
+            ("state", false) => q.OrderBy(m => m.State),
+            ("state", true) => q.OrderByDescending(m => m.State),
+            // Guid v7 ids sort by start time and translate on every provider.
+            (_, false) => q.OrderBy(m => m.Id),
+            _ => q.OrderByDescending(m => m.Id),
+        };
+        var size = Math.Clamp(query.PageSize, 1, 200);
+        var items = await q.Skip(Math.Max(0, query.Page) * size).Take(size).ToListAsync(cancellationToken);
+        return new MeasurementPage(items, total);
+    }
+
+    /// <summary>One measurement, or null when it does not exist or is not the requester's.</summary>
+    public async Task<MeasurementRecord?> FindAsync(Requester requester, Guid id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await Visible(db, requester).FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
+    }
+
+    private static IQueryable<MeasurementRecord> Visible(AppDbContext db, Requester requester) =>
+        requester.IsAdmin ? db.Measurements.AsNoTracking() : db.Measurements.AsNoTracking().Where(m => m.OwnerId == requester.UserId);
+}
