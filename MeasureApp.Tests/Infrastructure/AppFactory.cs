@@ -1,0 +1,82 @@
+using MeasureApp.Acquisition.Devices;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+
+namespace MeasureApp.Tests.Infrastructure;
+
+/// <summary>
+/// The real app on a fresh database: a SQLite file in a temp folder, or a new PostgreSQL database
+/// on the server scripts/test.sh started. Seeds a known admin.
+/// </summary>
+public sealed class AppFactory : WebApplicationFactory<Program>
+{
+    public const string AdminEmail = "admin@test.local";
+    public const string AdminPassword = "admin-password-1";
+
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "measureapp-tests", Guid.NewGuid().ToString("N"));
+    private readonly string? _postgresDatabase;
+    private readonly Dictionary<string, string?> _settings;
+
+    public AppFactory(DatabaseProvider provider, IDictionary<string, string?>? settings = null)
+    {
+        Provider = provider;
+        _settings = new(settings ?? new Dictionary<string, string?>(), StringComparer.OrdinalIgnoreCase);
+        if (provider == DatabaseProvider.Postgres)
+        {
+            _postgresDatabase = "measureapp_test_" + Guid.NewGuid().ToString("N")[..12];
+            using var admin = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+            admin.Open();
+            using var create = new NpgsqlCommand($"CREATE DATABASE {_postgresDatabase}", admin);
+            create.ExecuteNonQuery();
+        }
+    }
+
+    public DatabaseProvider Provider { get; }
+
+    public string ConnectionString => _postgresDatabase is null
+        ? ""
+        : new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _postgresDatabase }.ConnectionString;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:Database", ConnectionString);
+        builder.UseSetting("ConnectionStrings:Redis", "");
+        builder.UseSetting("Storage:DataDirectory", _dataDirectory);
+        builder.UseSetting("Admin:Email", AdminEmail);
+        builder.UseSetting("Admin:Password", AdminPassword);
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (!disposing)
+        {
+            return;
+        }
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A SQLite handle may still be closing; the temp folder is cleaned by the OS.
+        }
+        if (_postgresDatabase is not null)
+        {
+            NpgsqlConnection.ClearAllPools();
+            using var admin = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+            admin.Open();
+            using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_postgresDatabase} WITH (FORCE)", admin);
+            drop.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>A device definition used by engine tests.</summary>
+    public static DeviceOptions SimulatedDevice(string id = "sim-1") => new() { Id = id, Driver = "Simulated", Seed = 7 };
+}
