@@ -28,6 +28,9 @@ public static class MeasureAppExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         UseRootConfigurationFile(builder);
+        // `dotnet run` without launch settings runs as Production: still serve the build's static web
+        // assets (MudBlazor, Plotly, blazor.web.js) from the manifest; a published app has none and is unaffected.
+        builder.WebHost.UseStaticWebAssets();
 
         // Options (validated at start; a bad value names its key)
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();

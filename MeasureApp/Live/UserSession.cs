@@ -152,7 +152,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     {
         private long _windowStart = startTicks;
         private int _framesInWindow;
-        private long _samplesInWindow;
+        private long _samplesAtWindowStart;
         private double _lastLatencyMs;
 
         public LiveSubscription Subscription { get; } = subscription;
@@ -171,7 +171,6 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
             }
             if (merged is not null)
             {
-                _samplesInWindow += merged.SampleCount;
                 if (!paused)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -184,9 +183,10 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
             var elapsed = session.Time.GetElapsedTime(_windowStart);
             if (elapsed >= TimeSpan.FromMilliseconds(500))
             {
-                status(new ChartStatus(_framesInWindow / elapsed.TotalSeconds, _lastLatencyMs, Subscription.DroppedFrames, _samplesInWindow / elapsed.TotalSeconds));
+                var samples = Subscription.SamplesSeen;
+                status(new ChartStatus(_framesInWindow / elapsed.TotalSeconds, _lastLatencyMs, Subscription.DroppedFrames, (samples - _samplesAtWindowStart) / elapsed.TotalSeconds));
                 _framesInWindow = 0;
-                _samplesInWindow = 0;
+                _samplesAtWindowStart = samples;
                 _windowStart = session.Time.GetTimestamp();
             }
         }
