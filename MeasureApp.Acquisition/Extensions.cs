@@ -26,7 +26,8 @@ public static class AcquisitionExtensions
                 "Acquisition:Devices: every device needs a unique Id.")
             .ValidateOnStart();
 
-        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>, AcquisitionOptionsValidator>();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>>(
+            new MeasureApp.Acquisition.SectionNamedValidator<AcquisitionOptions>(AcquisitionOptions.SectionName, new AcquisitionOptionsValidator()));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
 

@@ -1,4 +1,5 @@
 using MeasureApp;
+using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Components;
 using MeasureApp.Data;
@@ -34,13 +35,13 @@ public static class MeasureAppExtensions
 
         // Options (validated at start; a bad value names its key)
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AuthOptions>>(new SectionNamedValidator<AuthOptions>(AuthOptions.SectionName, new AuthOptionsValidator()));
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LimitsOptions>, LimitsOptionsValidator>();
+        services.AddSingleton<IValidateOptions<LimitsOptions>>(new SectionNamedValidator<LimitsOptions>(LimitsOptions.SectionName, new LimitsOptionsValidator()));
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+        services.AddSingleton<IValidateOptions<StorageOptions>>(new SectionNamedValidator<StorageOptions>(StorageOptions.SectionName, new StorageOptionsValidator()));
 
         // Database: SQLite file by default, PostgreSQL when ConnectionStrings:Database is set
         var database = DatabaseSettings.From(builder.Configuration, builder.Environment);
@@ -115,6 +116,7 @@ public static class MeasureAppExtensions
 
         // Acquisition engine and its storage
         services.AddSingleton<ISampleStore, DbSampleStore>();
+        services.AddSampleStorage(database);
         builder.AddAcquisition();
         services.AddScoped<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
