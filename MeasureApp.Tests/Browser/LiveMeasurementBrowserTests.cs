@@ -38,6 +38,12 @@ public sealed class LiveMeasurementBrowserTests(BrowserFixture browser) : IClass
         Assert.Contains("Stopped", text, StringComparison.Ordinal);
         Assert.Contains(AppFactory.AdminEmail, text, StringComparison.Ordinal);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("measurements.png"), FullPage = true });
+
+        // Log out from the app bar: the next protected page asks for a login again.
+        await page.ClickAsync("#logout");
+        await page.WaitForURLAsync(url => url.Contains("/Account/Login", StringComparison.Ordinal));
+        await page.GotoAsync("/live");
+        Assert.Contains("/Account/Login", page.Url, StringComparison.Ordinal);
         await page.Context.CloseAsync();
     }
 }
