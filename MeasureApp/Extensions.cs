@@ -126,6 +126,12 @@ public static class MeasureAppExtensions
         services.AddMudServices();
         services.AddScoped<UserSession>();
         services.AddScoped<CurrentUser>();
+
+        // Sessions and administration
+        services.AddSingleton<MeasureApp.Presence.CircuitRegistry>();
+        services.AddScoped<MeasureApp.Presence.RegistryCircuitHandler>();
+        services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(sp => sp.GetRequiredService<MeasureApp.Presence.RegistryCircuitHandler>());
+        services.AddScoped<MeasureApp.Admin.UserAdminService>();
         return builder;
     }
 

@@ -1,0 +1,48 @@
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Admin;
+using MeasureApp.Data;
+using MeasureApp.Presence;
+using MeasureApp.Tests.Infrastructure;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace MeasureApp.Tests.Browser;
+
+/// <summary>An admin ends a user's open tab: it leaves at once, and the user must log in again.</summary>
+public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task EndingAUsersSessionsClosesTheirOpenTabAtOnce()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services);
+        var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(page, "/live");
+        var registry = browser.Factory.Services.GetRequiredService<CircuitRegistry>();
+        Assert.NotEmpty(registry.ForUser(op.Id));
+
+        await using var scope = browser.Factory.Services.CreateAsyncScope();
+        var adminUser = await scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>().FindByEmailAsync(AppFactory.AdminEmail);
+        var (result, ended) = await scope.ServiceProvider.GetRequiredService<UserAdminService>()
+            .EndSessionsAsync(new Requester(adminUser!.Id, adminUser.Email!, IsAdmin: true), op.Id);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(1, ended);
+        await page.WaitForURLAsync(url => url.Contains("/Account/SessionEnded", StringComparison.Ordinal));
+        await page.GotoAsync("/live");
+        Assert.Contains("/Account/Login", page.Url, StringComparison.Ordinal);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task TheUsersPageListsUsersForAnAdmin()
+    {
+        await Users.CreateOperatorAsync(browser.Factory.Services, "listed@test.local");
+        var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
+        await BrowserFixture.GotoInteractiveAsync(page, "/admin/users");
+
+        await page.Locator("#users-table tr", new PageLocatorOptions { HasText = "listed@test.local" }).WaitForAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("users.png"), FullPage = true });
+        await page.Context.CloseAsync();
+    }
+}

@@ -1,0 +1,107 @@
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Admin;
+using MeasureApp.Data;
+using MeasureApp.Tests.Infrastructure;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeasureApp.Tests.Web;
+
+/// <summary>User administration in the service layer (the page is only a view of it).</summary>
+public sealed class UserAdminTests : IDisposable
+{
+    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
+
+    [Fact]
+    public async Task AnOperatorCannotUseTheAdminService()
+    {
+        var op = await Users.CreateOperatorAsync(_factory.Services);
+        await using var scope = _factory.Services.CreateAsyncScope();
+        var admin = scope.ServiceProvider.GetRequiredService<UserAdminService>();
+        var requester = new Requester(op.Id, op.Email!, IsAdmin: false);
+
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => admin.ListAsync(requester, null, 0, 10, CancellationToken.None));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => admin.SetLockedAsync(requester, op.Id, true));
+    }
+
+    [Fact]
+    public async Task CreateRefusesAShortPasswordWithAClearMessage()
+    {
+        var (admin, me, _) = await AdminAsync();
+
+        var result = await admin.CreateAsync(me, "new@test.local", "short", isAdmin: false);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("at least 8 characters", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LockingChangesTheStampAndUnlockingRestoresAccess()
+    {
+        var (admin, me, users) = await AdminAsync();
+        var op = await Users.CreateOperatorAsync(_factory.Services);
+        var stampBefore = (await users.FindByIdAsync(op.Id))!.SecurityStamp;
+
+        Assert.True((await admin.SetLockedAsync(me, op.Id, true)).Succeeded);
+        var locked = (await users.FindByIdAsync(op.Id))!;
+        Assert.True(await users.IsLockedOutAsync(locked));
+        Assert.NotEqual(stampBefore, locked.SecurityStamp);
+
+        Assert.True((await admin.SetLockedAsync(me, op.Id, false)).Succeeded);
+        Assert.False(await users.IsLockedOutAsync((await users.FindByIdAsync(op.Id))!));
+    }
+
+    [Fact]
+    public async Task AnAdminCannotLockDemoteOrDeleteThemselves()
+    {
+        var (admin, me, users) = await AdminAsync();
+
+        Assert.False((await admin.SetLockedAsync(me, me.UserId, true)).Succeeded);
+        Assert.False((await admin.SetAdminAsync(me, me.UserId, false)).Succeeded);
+        Assert.False((await admin.DeleteAsync(me, me.UserId)).Succeeded);
+        Assert.True(await users.IsInRoleAsync((await users.FindByIdAsync(me.UserId))!, Roles.Admin));
+    }
+
+    [Fact]
+    public async Task PromotingDemotingAndDeletingTakeEffect()
+    {
+        var (admin, me, users) = await AdminAsync();
+        var op = await Users.CreateOperatorAsync(_factory.Services);
+
+        Assert.True((await admin.SetAdminAsync(me, op.Id, true)).Succeeded);
+        Assert.True(await users.IsInRoleAsync((await users.FindByIdAsync(op.Id))!, Roles.Admin));
+        Assert.True((await admin.SetAdminAsync(me, op.Id, false)).Succeeded);
+        Assert.False(await users.IsInRoleAsync((await users.FindByIdAsync(op.Id))!, Roles.Admin));
+        Assert.True((await admin.DeleteAsync(me, op.Id)).Succeeded);
+        Assert.Null(await users.FindByIdAsync(op.Id));
+    }
+
+    [Fact]
+    public async Task SearchFindsUsersByEmailWithPaging()
+    {
+        var (admin, me, _) = await AdminAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await Users.CreateOperatorAsync(_factory.Services, $"needle{i}@test.local");
+        }
+        await Users.CreateOperatorAsync(_factory.Services, "other@test.local");
+
+        var first = await admin.ListAsync(me, "needle", 0, 2, CancellationToken.None);
+        var second = await admin.ListAsync(me, "needle", 1, 2, CancellationToken.None);
+
+        Assert.Equal(3, first.Total);
+        Assert.Equal(2, first.Items.Count);
+        Assert.Single(second.Items);
+        Assert.All(first.Items.Concat(second.Items), u => Assert.StartsWith("needle", u.Email, StringComparison.Ordinal));
+    }
+
+    private async Task<(UserAdminService Admin, Requester Me, UserManager<AppUser> Users)> AdminAsync()
+    {
+        var scope = _factory.Services.CreateScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var admin = await users.FindByEmailAsync(AppFactory.AdminEmail);
+        return (scope.ServiceProvider.GetRequiredService<UserAdminService>(), new Requester(admin!.Id, admin.Email!, IsAdmin: true), users);
+    }
+
+    public void Dispose() => _factory.Dispose();
+}
