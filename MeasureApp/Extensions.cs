@@ -132,6 +132,7 @@ public static class MeasureAppExtensions
         services.AddScoped<MeasureApp.Presence.RegistryCircuitHandler>();
         services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(sp => sp.GetRequiredService<MeasureApp.Presence.RegistryCircuitHandler>());
         services.AddScoped<MeasureApp.Admin.UserAdminService>();
+        services.AddSingleton<LimitsAdminService>();
         return builder;
     }
 

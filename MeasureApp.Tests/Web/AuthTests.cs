@@ -42,11 +42,14 @@ public abstract class AuthTests(DatabaseProvider provider) : IDisposable
         var client = await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password);
 
         var live = await client.GetAsync("/live");
-        var admin = await client.GetAsync("/admin/users");
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        Assert.Equal(HttpStatusCode.Redirect, admin.StatusCode);
-        Assert.StartsWith("/Account/AccessDenied", admin.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        foreach (var page in new[] { "/admin/users", "/admin/limits" })
+        {
+            var admin = await client.GetAsync(page);
+            Assert.Equal(HttpStatusCode.Redirect, admin.StatusCode);
+            Assert.StartsWith("/Account/AccessDenied", admin.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

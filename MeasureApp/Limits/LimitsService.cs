@@ -45,3 +45,107 @@ public sealed class LimitsService(IDbContextFactory<AppDbContext> contexts, IOpt
         };
     }
 }
+
+/// <summary>Per-user overrides as edited on the Limits page; null means "use the default".</summary>
+public sealed record LimitOverrides
+{
+    public int? MaxParallelMeasurements { get; init; }
+    public double? MaxSampleRate { get; init; }
+    public int? MaxChannels { get; init; }
+    public long? MaxLiveBytesPerSecond { get; init; }
+    public TimeSpan? MaxDuration { get; init; }
+    public int? MaxSessions { get; init; }
+    public TimeSpan? Retention { get; init; }
+
+    /// <summary>Range checks with messages that state the allowed numbers; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        Check(errors, MaxParallelMeasurements, 1, 64, "Parallel measurements");
+        Check(errors, MaxSampleRate, 100, 100_000, "Sample rate [Hz]");
+        Check(errors, MaxChannels, 1, 8, "Channels");
+        Check(errors, MaxLiveBytesPerSecond, 10_000, 1_000_000_000, "Live bandwidth [bytes/s]");
+        Check(errors, MaxSessions, 1, 1000, "Open tabs");
+        if (MaxDuration is { } d && (d < TimeSpan.FromSeconds(1) || d > TimeSpan.FromDays(30)))
+        {
+            errors.Add($"Duration must be between 1 s and 30 days (got {d}).");
+        }
+        if (Retention is { } r && (r < TimeSpan.FromMinutes(1) || r > TimeSpan.FromDays(3650)))
+        {
+            errors.Add($"Retention must be between 1 minute and 3650 days (got {r}).");
+        }
+        return errors;
+    }
+
+    private static void Check<T>(List<string> errors, T? value, T min, T max, string name)
+        where T : struct, IComparable<T>
+    {
+        if (value is { } v && (v.CompareTo(min) < 0 || v.CompareTo(max) > 0))
+        {
+            errors.Add($"{name} must be between {min:N0} and {max:N0} (got {v:N0}).");
+        }
+    }
+}
+
+/// <summary>Admin side of limits: read and store per-user overrides (role checked here, not only on the page).</summary>
+public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts)
+{
+    /// <summary>The stored overrides of a user (all null when none).</summary>
+    public async Task<LimitOverrides> GetOverridesAsync(MeasureApp.Acquisition.Measurements.Requester requester, string userId, CancellationToken cancellationToken)
+    {
+        RequireAdmin(requester);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var o = await db.UserLimits.AsNoTracking().FirstOrDefaultAsync(l => l.UserId == userId, cancellationToken);
+        return o is null ? new LimitOverrides() : new LimitOverrides
+        {
+            MaxParallelMeasurements = o.MaxParallelMeasurements,
+            MaxSampleRate = o.MaxSampleRate,
+            MaxChannels = o.MaxChannels,
+            MaxLiveBytesPerSecond = o.MaxLiveBytesPerSecond,
+            MaxDuration = o.MaxDuration,
+            MaxSessions = o.MaxSessions,
+            Retention = o.Retention,
+        };
+    }
+
+    /// <summary>Validates and stores overrides; returns the validation errors (nothing stored when any).</summary>
+    public async Task<IReadOnlyList<string>> SaveOverridesAsync(MeasureApp.Acquisition.Measurements.Requester requester, string userId, LimitOverrides overrides, CancellationToken cancellationToken)
+    {
+        RequireAdmin(requester);
+        ArgumentNullException.ThrowIfNull(overrides);
+        var errors = overrides.Validate();
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        if (!await db.Users.AnyAsync(u => u.Id == userId, cancellationToken))
+        {
+            return ["User not found."];
+        }
+        var row = await db.UserLimits.FirstOrDefaultAsync(l => l.UserId == userId, cancellationToken);
+        if (row is null)
+        {
+            row = new UserLimitsRecord { UserId = userId };
+            db.UserLimits.Add(row);
+        }
+        row.MaxParallelMeasurements = overrides.MaxParallelMeasurements;
+        row.MaxSampleRate = overrides.MaxSampleRate;
+        row.MaxChannels = overrides.MaxChannels;
+        row.MaxLiveBytesPerSecond = overrides.MaxLiveBytesPerSecond;
+        row.MaxDuration = overrides.MaxDuration;
+        row.MaxSessions = overrides.MaxSessions;
+        row.Retention = overrides.Retention;
+        await db.SaveChangesAsync(cancellationToken);
+        return [];
+    }
+
+    private static void RequireAdmin(MeasureApp.Acquisition.Measurements.Requester requester)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        if (!requester.IsAdmin)
+        {
+            throw new UnauthorizedAccessException("Only administrators change limits.");
+        }
+    }
+}
