@@ -33,6 +33,11 @@ public static class AcquisitionExtensions
 
         // Devices
         services.AddSingleton<IDeviceDriver, SimulatedDriver>();
+        services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.SharedMemory.SharedMemoryDriver>();
+        services.TryAddSingleton<ICollectorTokens, InMemoryCollectorTokens>();
+        services.AddSingleton<MeasureApp.Acquisition.Devices.Network.NetworkDriver>();
+        services.AddSingleton<IDeviceDriver>(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
+        services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
 
         // Live fan-out and storage
         services.AddSingleton<LiveHub>();

@@ -46,6 +46,40 @@ public sealed class DeviceOptions
     /// <summary>Probability per sample of an injected single-sample spike (an event is emitted with it).</summary>
     [Range(0.0, 0.01, ErrorMessage = "Acquisition:Devices:N:SpikeProbability must be between 0 and 0.01.")]
     public double SpikeProbability { get; init; } = 0.000_01;
+
+    /// <summary>
+    /// Network driver: address the collector listener binds to. The default keeps it on this machine;
+    /// 0.0.0.0 (or ::) lets remote collectors in.
+    /// </summary>
+    [Required(ErrorMessage = "Acquisition:Devices:N:BindAddress is required.")]
+    public string BindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Network driver: TCP port of the collector listener (0 = any free port).</summary>
+    [Range(0, 65535, ErrorMessage = "Acquisition:Devices:N:TcpPort must be between 0 and 65535.")]
+    public int TcpPort { get; init; } = 5700;
+
+    /// <summary>Network driver: UDP port of the collector listener (0 = any free port, −1 = no UDP).</summary>
+    [Range(-1, 65535, ErrorMessage = "Acquisition:Devices:N:UdpPort must be between -1 and 65535.")]
+    public int UdpPort { get; init; } = 5700;
+
+    /// <summary>Network driver: largest frame accepted (header, payload and CRC), checked before anything is allocated.</summary>
+    [Range(4096, 16 * 1024 * 1024, ErrorMessage = "Acquisition:Devices:N:MaxFrameBytes must be between 4096 and 16777216.")]
+    public int MaxFrameBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Network driver: a TCP connection that sends nothing, not even a heartbeat, for this long is closed.</summary>
+    [Range(1, 3600, ErrorMessage = "Acquisition:Devices:N:IdleTimeoutSeconds must be between 1 and 3600.")]
+    public int IdleTimeoutSeconds { get; init; } = 30;
+
+    /// <summary>Network driver: most collector TCP connections at once; more are refused.</summary>
+    [Range(1, 10_000, ErrorMessage = "Acquisition:Devices:N:MaxConnections must be between 1 and 10000.")]
+    public int MaxConnections { get; init; } = 256;
+
+    /// <summary>SharedMemory driver: the ring file the producer creates and maps, e.g. /dev/shm/measureapp-adc0 (docs/shared-memory.md).</summary>
+    public string? Path { get; init; }
+
+    /// <summary>SharedMemory driver: a producer heartbeat unchanged for this long is reported as stalled.</summary>
+    [Range(100, 600_000, ErrorMessage = "Acquisition:Devices:N:HeartbeatTimeoutMilliseconds must be between 100 and 600000.")]
+    public int HeartbeatTimeoutMilliseconds { get; init; } = 2000;
 }
 
 /// <summary>Waveforms of the simulated generator.</summary>

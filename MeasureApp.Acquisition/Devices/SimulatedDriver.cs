@@ -14,6 +14,8 @@ public sealed class SimulatedDriver(TimeProvider time, IOptions<AcquisitionOptio
     /// <summary>Largest block in samples per channel (keeps latency and buffer sizes bounded after a stall).</summary>
     public const int MaxBlockSamples = 16_384;
 
+    private const long NanosecondsPerTick = 100;
+
     private static readonly SimulatedChannelOptions DefaultChannel = new();
 
     /// <inheritdoc />
@@ -31,6 +33,8 @@ public sealed class SimulatedDriver(TimeProvider time, IOptions<AcquisitionOptio
     public static SampleBlock CreateBlock(DeviceOptions device, int channels, double sampleRate, long firstIndex, int count, long t0Ns)
     {
         var block = SampleBlock.Rent(channels, count);
+        // The measurement re-stamps the index; setting it here lets any sink check the stream for gaps.
+        block.FirstSampleIndex = firstIndex;
         block.T0Ns = t0Ns;
         block.SampleRate = sampleRate;
         List<SampleEvent>? events = null;
@@ -55,16 +59,24 @@ public sealed class SimulatedDriver(TimeProvider time, IOptions<AcquisitionOptio
     {
         private readonly CancellationTokenSource _stop = new();
         private Task _loop = Task.CompletedTask;
+        private int _disposed;
 
-        public void Begin() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+        public void Begin()
+        {
+            // The clock and the timer start here, on the caller's thread, not when the thread pool gets
+            // round to the loop: otherwise time that passes in between (or a test's fake clock advanced
+            // right after Start) would be lost and the first samples would start late.
+            var startTicks = time.GetTimestamp();
+            var startNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * NanosecondsPerTick;
+            var timer = new PeriodicTimer(interval, time);
+            _loop = Task.Run(() => LoopAsync(timer, startTicks, startNs, _stop.Token));
+        }
 
-        private async Task LoopAsync(CancellationToken ct)
+        private async Task LoopAsync(PeriodicTimer timer, long startTicks, long startNs, CancellationToken ct)
         {
             var rate = measurement.SampleRate;
-            var startTicks = time.GetTimestamp();
-            var startNs = time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
             long produced = 0;
-            using var timer = new PeriodicTimer(interval, time);
+            using var _ = timer;
             try
             {
                 while (await timer.WaitForNextTickAsync(ct))
@@ -96,9 +108,16 @@ public sealed class SimulatedDriver(TimeProvider time, IOptions<AcquisitionOptio
 
         public async ValueTask DisposeAsync()
         {
-            await _stop.CancelAsync();
+            // Every caller (the engine may stop a measurement from two paths) returns only once the loop
+            // has ended, so no block is published after that.
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                await _stop.CancelAsync();
+                await _loop;
+                _stop.Dispose();
+                return;
+            }
             await _loop;
-            _stop.Dispose();
         }
     }
 }

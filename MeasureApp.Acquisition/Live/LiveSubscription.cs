@@ -7,11 +7,16 @@ namespace MeasureApp.Acquisition.Live;
 /// <summary>
 /// One circuit watching one measurement: decimates every block to its own view (M4 per pixel
 /// column) into a bounded frame buffer. When the circuit falls behind the oldest frames are
-/// dropped and counted; storage is never affected.
+/// dropped and counted; storage is never affected. Events are never dropped with a frame: they
+/// ride along on the next one.
 /// </summary>
 public sealed class LiveSubscription : IDisposable
 {
+    // Bounds what a reader that never reads can pile up in carried events (events are rare: spikes).
+    private const int MaxCarriedEvents = 1024;
+
     private readonly Channel<LiveFrame> _frames;
+    private readonly List<SampleEvent> _carriedEvents = [];
     private readonly Action<LiveSubscription> _onDispose;
     private readonly Lock _viewGate = new();
     private M4Accumulator[] _accumulators;
@@ -26,7 +31,7 @@ public sealed class LiveSubscription : IDisposable
         _onDispose = onDispose;
         _frames = Channel.CreateBounded<LiveFrame>(
             new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
-            _ => Interlocked.Increment(ref _dropped));
+            OnFrameDropped);
         _accumulators = CreateAccumulators(view);
         View = view;
     }
@@ -69,6 +74,11 @@ public sealed class LiveSubscription : IDisposable
             {
                 _accumulators[c].Add(block.Channel(c), block.FirstSampleIndex, block.SampleRate, frame.X[c], frame.Y[c]);
             }
+            if (_carriedEvents.Count > 0)
+            {
+                frame.Events.AddRange(_carriedEvents);
+                _carriedEvents.Clear();
+            }
         }
         if (block.Events.Count > 0)
         {
@@ -84,6 +94,25 @@ public sealed class LiveSubscription : IDisposable
     }
 
     internal void Complete() => _frames.Writer.TryComplete();
+
+    // Runs on the publishing thread inside TryWrite when the buffer was full and the oldest frame went.
+    private void OnFrameDropped(LiveFrame dropped)
+    {
+        Interlocked.Increment(ref _dropped);
+        if (dropped.Events.Count == 0)
+        {
+            return;
+        }
+        lock (_viewGate)
+        {
+            _carriedEvents.AddRange(dropped.Events);
+            if (_carriedEvents.Count > MaxCarriedEvents)
+            {
+                // The newest events matter most to someone who is watching.
+                _carriedEvents.RemoveRange(0, _carriedEvents.Count - MaxCarriedEvents);
+            }
+        }
+    }
 
     private M4Accumulator[] CreateAccumulators(LiveView view)
     {

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MeasureApp.Acquisition.Live;
 
@@ -13,13 +14,12 @@ namespace MeasureApp.Acquisition.Live;
 public static class M4
 {
     /// <summary>Minimum and maximum of <paramref name="values"/> (NaN values are ignored).</summary>
+    /// <returns>
+    /// (+∞, −∞) when the span is empty or holds only NaN, like <see cref="MinMaxScalar"/>: the neutral
+    /// element, so results of pieces combine with plain comparisons.
+    /// </returns>
     public static (float Min, float Max) MinMax(ReadOnlySpan<float> values)
     {
-        if (values.IsEmpty)
-        {
-            throw new ArgumentException("Empty span has no min/max.", nameof(values));
-        }
-
         var i = 0;
         float min = float.PositiveInfinity, max = float.NegativeInfinity;
         if (Vector256.IsHardwareAccelerated && values.Length >= 2 * Vector256<float>.Count)
@@ -34,18 +34,25 @@ public static class M4
             {
                 var a = Vector256.LoadUnsafe(ref start, (nuint)i);
                 var b = Vector256.LoadUnsafe(ref start, (nuint)(i + Vector256<float>.Count));
-                // Min/MaxNative: NaN lanes lose against the accumulator (NaN samples are counted as bad input upstream).
-                min0 = Vector256.MinNative(min0, a);
-                max0 = Vector256.MaxNative(max0, a);
-                min1 = Vector256.MinNative(min1, b);
-                max1 = Vector256.MaxNative(max1, b);
+                min0 = MinIgnoringNaN(a, min0);
+                max0 = MaxIgnoringNaN(a, max0);
+                min1 = MinIgnoringNaN(b, min1);
+                max1 = MaxIgnoringNaN(b, max1);
             }
-            min0 = Vector256.MinNative(min0, min1);
-            max0 = Vector256.MaxNative(max0, max1);
+            min0 = MinIgnoringNaN(min1, min0);
+            max0 = MaxIgnoringNaN(max1, max0);
             for (var lane = 0; lane < Vector256<float>.Count; lane++)
             {
-                min = Math.Min(min, min0.GetElement(lane));
-                max = Math.Max(max, max0.GetElement(lane));
+                var lo = min0.GetElement(lane);
+                var hi = max0.GetElement(lane);
+                if (lo < min)
+                {
+                    min = lo;
+                }
+                if (hi > max)
+                {
+                    max = hi;
+                }
             }
         }
         for (; i < values.Length; i++)
@@ -62,6 +69,18 @@ public static class M4
         }
         return (min, max);
     }
+
+    // The accumulator is the second operand on purpose: x86 MINPS/MAXPS return the second operand when
+    // either is NaN, so a NaN sample (bad input, counted upstream) never replaces the running extreme.
+    // Vector256.MinNative(acc, x) does the opposite and let one NaN erase a lane's minimum; on other
+    // hardware the compare-and-select does the same in two instructions.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MinIgnoringNaN(Vector256<float> value, Vector256<float> accumulator) =>
+        Avx.IsSupported ? Avx.Min(value, accumulator) : Vector256.ConditionalSelect(Vector256.LessThan(value, accumulator), value, accumulator);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MaxIgnoringNaN(Vector256<float> value, Vector256<float> accumulator) =>
+        Avx.IsSupported ? Avx.Max(value, accumulator) : Vector256.ConditionalSelect(Vector256.GreaterThan(value, accumulator), value, accumulator);
 
     /// <summary>Scalar reference implementation (baseline for tests and benchmarks).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

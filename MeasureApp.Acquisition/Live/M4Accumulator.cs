@@ -31,6 +31,10 @@ internal sealed class M4Accumulator(long samplesPerColumn)
                 _first = values[offset];
                 _min = float.PositiveInfinity;
                 _max = float.NegativeInfinity;
+                // Until a real min/max is seen (a column of NaN has none) they point at the first sample,
+                // which Flush already emits: never at a stale index of the previous column.
+                _minIdx = index;
+                _maxIdx = index;
             }
             var columnEnd = (column + 1) * SamplesPerColumn;
             var take = (int)Math.Min(values.Length - offset, columnEnd - index);

@@ -159,16 +159,43 @@ public sealed class Measurement
     /// Stamps a block produced by the device with this measurement's id, the next sequence number and
     /// the index of its first sample. Returns false (and the caller releases the block) once stopped.
     /// </summary>
+    /// <remarks>
+    /// Under the same lock as <see cref="MarkStopped"/>: a device may publish from several threads (one
+    /// network connection each), and sequence and first index must be assigned together, in the same
+    /// order, or the stream would get gaps and overlaps; and no block is accepted after the stop.
+    /// </remarks>
     internal bool Stamp(SampleBlock block)
     {
-        if (State == MeasurementState.Stopped)
+        lock (_gate)
         {
-            return false;
+            if (_info.State == MeasurementState.Stopped)
+            {
+                return false;
+            }
+            block.MeasurementId = _info.Id;
+            block.SampleRate = _info.SampleRate;
+            block.Sequence = _sequence++;
+            block.FirstSampleIndex = _sampleCount;
+            Interlocked.Add(ref _sampleCount, block.Count);
+            return true;
         }
-        block.MeasurementId = Id;
-        block.SampleRate = _info.SampleRate;
-        block.Sequence = _sequence++;
-        block.FirstSampleIndex = Interlocked.Add(ref _sampleCount, block.Count) - block.Count;
-        return true;
+    }
+
+    /// <summary>
+    /// Takes back the newest stamp when its block could not be handed on (store queue full): the block
+    /// was not acknowledged, so it must not count as acquired. False when another block was stamped since.
+    /// </summary>
+    internal bool Unstamp(SampleBlock block)
+    {
+        lock (_gate)
+        {
+            if (block.MeasurementId != _info.Id || block.Sequence != _sequence - 1)
+            {
+                return false;
+            }
+            _sequence--;
+            Interlocked.Add(ref _sampleCount, -block.Count);
+            return true;
+        }
     }
 }

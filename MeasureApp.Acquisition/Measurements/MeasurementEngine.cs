@@ -34,9 +34,11 @@ public sealed class MeasurementEngine(
     TimeProvider time,
     ILogger<MeasurementEngine> logger) : BackgroundService
 {
+    private static readonly TimeSpan DurationCheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly ConcurrentDictionary<Guid, Running> _running = new();
     private readonly ConcurrentDictionary<string, UserWatchers> _watchers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
+    private PeriodicTimer? _durationTimer;
 
     /// <summary>Configured devices.</summary>
     public IReadOnlyList<DeviceOptions> Devices => options.Value.Devices;
@@ -75,11 +77,18 @@ public sealed class MeasurementEngine(
         };
         try
         {
-            await store.CreateMeasurementAsync(info, cancellationToken);
+            // Recorded as Running right away: the device starts without an await in between, and a
+            // later "now running" update could overtake the stop's update and resurrect the state.
+            await store.CreateMeasurementAsync(info with { State = MeasurementState.Running }, cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
+            // Whatever went wrong (a cancelled request included), the slot taken above goes back.
             await limits.ReleaseMeasurementSlotAsync(requester.UserId, CancellationToken.None);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
             logger.LogError(ex, "Could not record measurement {Measurement}", info.Id);
             return new StartResult(null, "The database is not reachable; the measurement was not started.");
         }
@@ -88,8 +97,27 @@ public sealed class MeasurementEngine(
         var running = new Running(this, new Measurement(info), info.StartedAt + maxDuration, request.Duration is { } rd && rd <= userLimits.MaxDuration);
         _running[info.Id] = running;
         hub.Open(info);
-        running.Device = driver!.Start(device, info, running);
-        running.Measurement.MarkRunning();
+        try
+        {
+            running.Device = driver!.Start(device, info, running);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            running.DeviceReady.TrySetResult();
+            logger.LogError(ex, "Device {Device} could not start measurement {Measurement}", device.Id, info.Id);
+            var message = $"Device '{device.Id}' could not start: {ex.Message}";
+            await StopCoreAsync(running, StopReason.DeviceError, message);
+            return new StartResult(null, message);
+        }
+        running.DeviceReady.TrySetResult();
+        if (!running.Measurement.MarkRunning())
+        {
+            // The device failed (or someone stopped it) before it was up: that stop cleans up and
+            // records the reason. Once it is done (slot free again) the caller hears why.
+            await running.Stopped.Task;
+            var stopped = running.Measurement.Snapshot();
+            return new StartResult(null, $"The measurement stopped while starting ({stopped.StopReason}): {stopped.StopDetail}");
+        }
         logger.LogInformation("Measurement {Measurement} ({Name}) started by {User} on {Device}", info.Id, info.Name, requester.UserName, device.Id);
         Notify(running.Measurement.Snapshot());
         return new StartResult(running.Measurement.Snapshot(), null);
@@ -132,10 +160,19 @@ public sealed class MeasurementEngine(
         return watchers.Add(onChange);
     }
 
+    /// <summary>Starts the duration enforcement loop.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The timer starts with the host, not when the thread pool first runs ExecuteAsync (.NET 10 runs
+        // all of it there): ticks are then due at fixed times, which a fake clock in tests relies on.
+        _durationTimer ??= new PeriodicTimer(DurationCheckInterval, time);
+        return base.StartAsync(cancellationToken);
+    }
+
     /// <summary>Duration enforcement loop.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), time);
+        var timer = _durationTimer ?? throw new InvalidOperationException("StartAsync creates the duration timer.");
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -155,6 +192,13 @@ public sealed class MeasurementEngine(
         {
             // Shutting down.
         }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _durationTimer?.Dispose();
+        base.Dispose();
     }
 
     /// <summary>Graceful shutdown: every running measurement is stopped and flushed.</summary>
@@ -213,6 +257,9 @@ public sealed class MeasurementEngine(
         }
         try
         {
+            // A stop that overtakes StartAsync waits until the device is started (or failed to): the
+            // device must be stopped before the flush, or blocks could arrive after it.
+            await running.DeviceReady.Task;
             if (running.Device is { } device)
             {
                 await device.DisposeAsync();
@@ -220,7 +267,7 @@ public sealed class MeasurementEngine(
             hub.Close(running.Measurement.Id);
             await storeWriter.FlushAsync(running.Measurement.Id);
             var info = running.Measurement.Snapshot();
-            await store.UpdateMeasurementAsync(info, CancellationToken.None);
+            await storeWriter.SaveMeasurementAsync(info);
             logger.LogInformation("Measurement {Measurement} stopped ({Reason}) after {Samples} samples", info.Id, reason, info.SampleCount);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -247,7 +294,9 @@ public sealed class MeasurementEngine(
         {
             if (!storeWriter.TryEnqueue(block))
             {
-                // Never drop stored data silently: stop with a clear reason.
+                // Never drop stored data silently: the block is refused (not counted, the device is told)
+                // and the measurement stops with a clear reason.
+                running.Measurement.Unstamp(block);
                 _ = StopCoreAsync(running, StopReason.Limit, "Storage could not keep up; the measurement was stopped to avoid losing data.");
                 return false;
             }
@@ -279,6 +328,7 @@ public sealed class MeasurementEngine(
         public DateTimeOffset Deadline { get; } = deadline;
         public bool DeadlineIsRequested { get; } = deadlineIsRequested;
         public IAsyncDisposable? Device { get; set; }
+        public TaskCompletionSource DeviceReady { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public long Faults => Interlocked.Read(ref _faults);
 

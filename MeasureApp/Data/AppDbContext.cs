@@ -104,6 +104,20 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Property(c => c.MinMax).HasColumnName("min_max");
             e.HasIndex(c => new { c.MeasurementId, c.FirstSampleIndex });
         });
+        // The min/max pyramid beside the chunks (Storage/DbSampleStore.cs, Acquisition SamplePyramid).
+        builder.Entity<SampleLevelRecord>(e =>
+        {
+            e.ToTable("sample_levels");
+            e.HasKey(l => new { l.MeasurementId, l.Level, l.Sequence });
+            e.Property(l => l.MeasurementId).HasColumnName("measurement_id");
+            e.Property(l => l.Level).HasColumnName("level");
+            e.Property(l => l.Sequence).HasColumnName("seq");
+            e.Property(l => l.FirstIndex).HasColumnName("first_index");
+            e.Property(l => l.SampleCount).HasColumnName("sample_count");
+            e.Property(l => l.ChannelCount).HasColumnName("channel_count");
+            e.Property(l => l.Data).HasColumnName("data");
+            e.HasIndex(l => new { l.MeasurementId, l.Level, l.FirstIndex });
+        });
     }
 }
 
@@ -119,6 +133,23 @@ public sealed class SampleChunkRecord
     public required byte[] Payload { get; set; }
     /// <summary>Per channel min then max, float32 little-endian.</summary>
     public required byte[] MinMax { get; set; }
+}
+
+/// <summary>
+/// Row shape of sample_levels, the min/max pyramid: levels 1 and 2 = 64- and 1024-sample buckets of one
+/// chunk, level 3 = one chunk, level L ≥ 4 = 16^(L−3) chunks. Written and read by Storage/DbSampleStore.
+/// </summary>
+public sealed class SampleLevelRecord
+{
+    public Guid MeasurementId { get; set; }
+    public int Level { get; set; }
+    /// <summary>Levels 1–3: chunk sequence; level L ≥ 4: group number.</summary>
+    public long Sequence { get; set; }
+    public long FirstIndex { get; set; }
+    public long SampleCount { get; set; }
+    public int ChannelCount { get; set; }
+    /// <summary>Per entry and channel: min, max, first, last (float32) and the positions of min and max.</summary>
+    public required byte[] Data { get; set; }
 }
 
 /// <summary>SQLite flavour (embedded default).</summary>

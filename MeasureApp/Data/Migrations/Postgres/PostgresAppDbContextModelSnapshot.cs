@@ -199,6 +199,44 @@ namespace MeasureApp.Data.Migrations.Postgres
                     b.ToTable("sample_chunks", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Data.SampleLevelRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("measurement_id");
+
+                    b.Property<int>("Level")
+                        .HasColumnType("integer")
+                        .HasColumnName("level");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    b.Property<int>("ChannelCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("channel_count");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("data");
+
+                    b.Property<long>("FirstIndex")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_index");
+
+                    b.Property<long>("SampleCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sample_count");
+
+                    b.HasKey("MeasurementId", "Level", "Sequence");
+
+                    b.HasIndex("MeasurementId", "Level", "FirstIndex");
+
+                    b.ToTable("sample_levels", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Data.UserLimitsRecord", b =>
                 {
                     b.Property<string>("UserId")

@@ -194,6 +194,44 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("sample_chunks", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Data.SampleLevelRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("measurement_id");
+
+                    b.Property<int>("Level")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("level");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<int>("ChannelCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("channel_count");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("data");
+
+                    b.Property<long>("FirstIndex")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_index");
+
+                    b.Property<long>("SampleCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sample_count");
+
+                    b.HasKey("MeasurementId", "Level", "Sequence");
+
+                    b.HasIndex("MeasurementId", "Level", "FirstIndex");
+
+                    b.ToTable("sample_levels", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Data.UserLimitsRecord", b =>
                 {
                     b.Property<string>("UserId")

@@ -1,0 +1,189 @@
+using System.Runtime.InteropServices;
+using MeasureApp.Acquisition.Live;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+
+namespace MeasureApp.Tests.Storage;
+
+/// <summary>A known multi-channel signal cut into chunks, kept whole for comparisons.</summary>
+internal sealed class KnownSignal
+{
+    public KnownSignal(Guid measurementId, int channels, IReadOnlyList<int> chunkSizes, Func<int, long, float> value)
+    {
+        MeasurementId = measurementId;
+        var total = chunkSizes.Sum();
+        Samples = new float[channels][];
+        for (var c = 0; c < channels; c++)
+        {
+            Samples[c] = new float[total];
+            for (var i = 0; i < total; i++)
+            {
+                Samples[c][i] = value(c, i);
+            }
+        }
+        var chunks = new List<StoredChunk>(chunkSizes.Count);
+        long first = 0;
+        for (var seq = 0; seq < chunkSizes.Count; seq++)
+        {
+            var n = chunkSizes[seq];
+            var payload = new byte[n * channels * sizeof(float)];
+            var values = MemoryMarshal.Cast<byte, float>(payload.AsSpan());
+            var min = new float[channels];
+            var max = new float[channels];
+            for (var c = 0; c < channels; c++)
+            {
+                Samples[c].AsSpan((int)first, n).CopyTo(values.Slice(c * n, n));
+                (min[c], max[c]) = M4.MinMaxScalar(values.Slice(c * n, n));
+            }
+            chunks.Add(new StoredChunk
+            {
+                MeasurementId = measurementId,
+                Sequence = seq,
+                FirstSampleIndex = first,
+                T0Ns = 1_700_000_000_000_000_000 + first * 1_000_000,
+                SampleCount = n,
+                ChannelCount = channels,
+                Payload = payload,
+                Min = min,
+                Max = max,
+            });
+            first += n;
+        }
+        Chunks = chunks;
+    }
+
+    public Guid MeasurementId { get; }
+
+    /// <summary>Every sample, per channel.</summary>
+    public float[][] Samples { get; }
+
+    public IReadOnlyList<StoredChunk> Chunks { get; }
+
+    public long Length => Samples[0].Length;
+
+    public static MeasurementInfo Info(Guid id, int channels, string ownerId = "owner-1", MeasurementState state = MeasurementState.Running,
+        DateTimeOffset? startedAt = null, DateTimeOffset? stoppedAt = null, long sampleCount = 0) => new()
+        {
+            Id = id,
+            OwnerId = ownerId,
+            OwnerName = ownerId + "@test.local",
+            Name = "stored",
+            DeviceId = "sim-1",
+            Channels = [.. Enumerable.Range(0, channels).Select(c => new ChannelInfo($"ch{c + 1}", "V"))],
+            SampleRate = 1000,
+            State = state,
+            StopReason = state == MeasurementState.Stopped ? StopReason.User : StopReason.None,
+            StartedAt = startedAt ?? DateTimeOffset.UtcNow,
+            StoppedAt = stoppedAt,
+            SampleCount = sampleCount,
+        };
+}
+
+/// <summary>Waits for a condition with a deadline (no fixed sleeps decide anything).</summary>
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null, Action? eachRound = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting for: {what}");
+            }
+            eachRound?.Invoke();
+            // Polling interval only; the condition decides.
+            await Task.Delay(10);
+        }
+    }
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting for: {what}");
+            }
+            await Task.Delay(50);
+        }
+    }
+}
+
+/// <summary>
+/// An in-memory store whose "database" can be switched off: every call then throws, as a dropped
+/// connection would. Records what arrived, in order, duplicates included.
+/// </summary>
+internal sealed class SwitchableStore : ISampleStore
+{
+    private readonly Lock _gate = new();
+    private readonly List<StoredChunk> _arrivals = [];
+    private readonly Dictionary<(Guid, long), StoredChunk> _chunks = [];
+    private readonly Dictionary<Guid, MeasurementInfo> _measurements = [];
+
+    public volatile bool Down;
+
+    public List<StoredChunk> Arrivals
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _arrivals];
+            }
+        }
+    }
+
+    public List<StoredChunk> Stored(Guid id)
+    {
+        lock (_gate)
+        {
+            return [.. _chunks.Values.Where(c => c.MeasurementId == id).OrderBy(c => c.Sequence)];
+        }
+    }
+
+    public MeasurementInfo? Measurement(Guid id)
+    {
+        lock (_gate)
+        {
+            return _measurements.GetValueOrDefault(id);
+        }
+    }
+
+    public Task CreateMeasurementAsync(MeasurementInfo info, CancellationToken cancellationToken) => Do(() => _measurements[info.Id] = info);
+
+    public Task UpdateMeasurementAsync(MeasurementInfo info, CancellationToken cancellationToken) => Do(() => _measurements[info.Id] = info);
+
+    public Task WriteChunksAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken) => Do(() =>
+    {
+        foreach (var c in chunks)
+        {
+            _arrivals.Add(c);
+            _chunks.TryAdd((c.MeasurementId, c.Sequence), c);
+        }
+    });
+
+    public Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<StoredChunk>>([.. _chunks.Values
+                .Where(c => c.MeasurementId == measurementId && c.FirstSampleIndex < toIndex && c.FirstSampleIndex + c.SampleCount > fromIndex)
+                .OrderBy(c => c.Sequence)]);
+        }
+    }
+
+    private Task Do(Action action)
+    {
+        if (Down)
+        {
+            return Task.FromException(new IOException("The database is unreachable (test double switched off)."));
+        }
+        lock (_gate)
+        {
+            action();
+        }
+        return Task.CompletedTask;
+    }
+}

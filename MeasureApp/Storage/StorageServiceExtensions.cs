@@ -1,0 +1,19 @@
+using MeasureApp.Acquisition.Storage;
+
+namespace MeasureApp.Storage;
+
+/// <summary>Registers the parts of the storage path beyond the store itself.</summary>
+public static class StorageServiceExtensions
+{
+    /// <summary>
+    /// Spool under the data directory (so a crash's leftovers are found at the next start) and the
+    /// retention purge.
+    /// </summary>
+    public static IServiceCollection AddSampleStorage(this IServiceCollection services, DatabaseSettings database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        services.AddOptions<SpoolOptions>().Configure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"));
+        services.AddHostedService<RetentionPurgeService>();
+        return services;
+    }
+}
