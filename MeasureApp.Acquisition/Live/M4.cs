@@ -101,6 +101,36 @@ public static class M4
         return (min, max);
     }
 
+    /// <summary>
+    /// Index of the first value equal to <paramref name="target"/>, or −1. Vectorized: the runtime's
+    /// IndexOf is scalar for float, and finding where a column's min/max sits dominated M4 cost.
+    /// </summary>
+    public static int IndexOf(ReadOnlySpan<float> values, float target)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
+        {
+            ref var start = ref MemoryMarshal.GetReference(values);
+            var t = Vector256.Create(target);
+            for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var mask = Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)i), t).ExtractMostSignificantBits();
+                if (mask != 0)
+                {
+                    return i + BitOperations.TrailingZeroCount(mask);
+                }
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            if (values[i] == target)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /// <summary>Plain SIMD sum: the memory-read baseline the kernel is compared with.</summary>
     public static float Sum(ReadOnlySpan<float> values)
     {

@@ -43,12 +43,12 @@ internal sealed class M4Accumulator(long samplesPerColumn)
             if (min < _min)
             {
                 _min = min;
-                _minIdx = index + run.IndexOf(min);
+                _minIdx = index + M4.IndexOf(run, min);
             }
             if (max > _max)
             {
                 _max = max;
-                _maxIdx = index + run.IndexOf(max);
+                _maxIdx = index + M4.IndexOf(run, max);
             }
             _last = run[^1];
             _lastIdx = index + take - 1;

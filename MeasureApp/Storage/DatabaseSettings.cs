@@ -23,7 +23,6 @@ public sealed record DatabaseSettings(bool IsPostgres, string ConnectionString, 
             var sqlite = new SqliteConnectionStringBuilder
             {
                 DataSource = Path.Combine(dataDirectory, "measureapp.db"),
-                Cache = SqliteCacheMode.Shared,
                 Pooling = true,
             };
             return new DatabaseSettings(false, sqlite.ConnectionString, dataDirectory);
