@@ -40,6 +40,7 @@ public static class AcquisitionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
 
         // Live fan-out and storage
+        services.AddSingleton<MeasureApp.Acquisition.Accounting.ResourceAccountant>();
         services.AddSingleton<LiveHub>();
         services.AddSingleton<StoreWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreWriter>());

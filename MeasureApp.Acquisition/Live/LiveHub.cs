@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MeasureApp.Acquisition.Accounting;
 using MeasureApp.Acquisition.Blocks;
 using MeasureApp.Acquisition.Measurements;
 
@@ -12,6 +13,19 @@ namespace MeasureApp.Acquisition.Live;
 public sealed class LiveHub
 {
     private readonly ConcurrentDictionary<Guid, Topic> _topics = new();
+    private readonly ResourceAccountant? _accountant;
+
+    /// <summary>A hub without resource accounting (tests, benchmarks).</summary>
+    public LiveHub()
+    {
+    }
+
+    /// <summary>A hub whose subscriptions charge buffer memory and drops to their subscriber.</summary>
+    public LiveHub(ResourceAccountant accountant)
+    {
+        ArgumentNullException.ThrowIfNull(accountant);
+        _accountant = accountant;
+    }
 
     /// <summary>Subscribes to a running measurement; null when it is not running or not the requester's ("not found").</summary>
     public LiveSubscription? Subscribe(Guid measurementId, Requester requester, LiveView view, int capacity = 64)
@@ -22,7 +36,7 @@ public sealed class LiveHub
         {
             return null;
         }
-        var subscription = new LiveSubscription(topic.Info, requester.UserId, view, capacity, topic.Remove);
+        var subscription = new LiveSubscription(topic.Info, requester.UserId, view, capacity, topic.Remove, _accountant);
         topic.Add(subscription);
         return subscription;
     }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using MeasureApp.Acquisition.Accounting;
 using MeasureApp.Acquisition.Blocks;
 using MeasureApp.Acquisition.Measurements;
 
@@ -18,13 +19,17 @@ public sealed class LiveSubscription : IDisposable
     private readonly Channel<LiveFrame> _frames;
     private readonly List<SampleEvent> _carriedEvents = [];
     private readonly Action<LiveSubscription> _onDispose;
+    private readonly FrameBufferMeter? _buffer;
+    private readonly ChannelReader<LiveFrame> _reader;
     private readonly Lock _viewGate = new();
     private M4Accumulator[] _accumulators;
     private long _dropped;
     private long _samples;
     private int _disposed;
 
-    internal LiveSubscription(MeasurementInfo info, string userId, LiveView view, int capacity, Action<LiveSubscription> onDispose)
+    // The accountant is optional so the hub and its tests work without one; when present, buffer
+    // memory, drops and the subscription itself are charged to the SUBSCRIBER (userId), not the owner.
+    internal LiveSubscription(MeasurementInfo info, string userId, LiveView view, int capacity, Action<LiveSubscription> onDispose, ResourceAccountant? accountant = null)
     {
         Info = info;
         UserId = userId;
@@ -34,6 +39,16 @@ public sealed class LiveSubscription : IDisposable
             OnFrameDropped);
         _accumulators = CreateAccumulators(view);
         View = view;
+        if (accountant is not null)
+        {
+            _buffer = new FrameBufferMeter(accountant.For(userId));
+            _buffer.Meter.SubscriptionOpened();
+            _reader = new MeteredFrameReader(_frames.Reader, _buffer);
+        }
+        else
+        {
+            _reader = _frames.Reader;
+        }
     }
 
     /// <summary>The measurement watched.</summary>
@@ -46,7 +61,7 @@ public sealed class LiveSubscription : IDisposable
     public LiveView View { get; private set; }
 
     /// <summary>Decimated frames, oldest first; completes when the measurement stops.</summary>
-    public ChannelReader<LiveFrame> Frames => _frames.Reader;
+    public ChannelReader<LiveFrame> Frames => _reader;
 
     /// <summary>Frames dropped because the reader was too slow.</summary>
     public long DroppedFrames => Interlocked.Read(ref _dropped);
@@ -89,7 +104,12 @@ public sealed class LiveSubscription : IDisposable
         Interlocked.Add(ref _samples, block.Count);
         if (frame.PointCount > 0 || frame.Events.Count > 0)
         {
-            _frames.Writer.TryWrite(frame);
+            // Counted before the write: a fast reader may take the frame out before TryWrite returns.
+            _buffer?.Enqueued(frame);
+            if (!_frames.Writer.TryWrite(frame))
+            {
+                _buffer?.Dequeued(frame);
+            }
         }
     }
 
@@ -99,6 +119,11 @@ public sealed class LiveSubscription : IDisposable
     private void OnFrameDropped(LiveFrame dropped)
     {
         Interlocked.Increment(ref _dropped);
+        if (_buffer is not null)
+        {
+            _buffer.Dequeued(dropped);
+            _buffer.Meter.AddDrops(1);
+        }
         if (dropped.Events.Count == 0)
         {
             return;
@@ -127,6 +152,12 @@ public sealed class LiveSubscription : IDisposable
         {
             _onDispose(this);
             _frames.Writer.TryComplete();
+            if (_buffer is not null)
+            {
+                // Frames nobody will read are no longer the user's memory as far as accounting goes.
+                _buffer.Release();
+                _buffer.Meter.SubscriptionClosed();
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+using MeasureApp.Acquisition.Accounting;
 using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Identity;
@@ -17,7 +18,7 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 /// and drain loop. The loop runs at up to 60 Hz and awaits each chart's update before sending the
 /// next, so a slow browser gets fewer, larger frames and never a growing queue.
 /// </summary>
-public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger) : IAsyncDisposable
+public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger, ResourceAccountant? accountant = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
@@ -28,6 +29,8 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     private Task? _loop;
 
     private TimeProvider Time => time;
+
+    private ResourceAccountant? Accountant => accountant;
 
     /// <summary>Whether the display is paused (recording goes on).</summary>
     public bool Paused { get; private set; }
@@ -175,6 +178,10 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 {
                     ct.ThrowIfCancellationRequested();
                     await render(merged);
+                    // Charged to the subscriber (the tab's user, not the measurement owner) after the
+                    // render went through; the size is TrafficEstimate's per-point estimate, not a count
+                    // of bytes on the wire.
+                    session.Accountant?.AddBytesToBrowser(Subscription.UserId, TrafficEstimate.BrowserBytes(merged));
                     _framesInWindow++;
                     var nowNs = session.Time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
                     _lastLatencyMs = (nowNs - merged.NewestSampleNs) / 1e6;
