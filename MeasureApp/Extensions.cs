@@ -40,6 +40,8 @@ public static class MeasureAppExtensions
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<LimitsOptions>>(new SectionNamedValidator<LimitsOptions>(LimitsOptions.SectionName, new LimitsOptionsValidator()));
+        services.AddOptions<MonitorOptions>().BindConfiguration(MonitorOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MonitorOptions>>(new SectionNamedValidator<MonitorOptions>(MonitorOptions.SectionName, new MonitorOptionsValidator()));
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>>(new SectionNamedValidator<StorageOptions>(StorageOptions.SectionName, new StorageOptionsValidator()));
 
@@ -133,6 +135,7 @@ public static class MeasureAppExtensions
         services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(sp => sp.GetRequiredService<MeasureApp.Presence.RegistryCircuitHandler>());
         services.AddScoped<MeasureApp.Admin.UserAdminService>();
         services.AddSingleton<LimitsAdminService>();
+        services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
         return builder;
     }
 

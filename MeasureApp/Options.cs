@@ -92,3 +92,24 @@ public sealed partial class LimitsOptionsValidator : IValidateOptions<LimitsOpti
 
 [OptionsValidator]
 public sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>;
+
+/// <summary><c>Monitor</c> section: thresholds that highlight overload on the Monitor page.</summary>
+public sealed class MonitorOptions
+{
+    public const string SectionName = "Monitor";
+
+    [Range(1, 1e12, ErrorMessage = "Monitor:ValuesPerSecondWarning must be between {1} and {2}.")]
+    public double ValuesPerSecondWarning { get; set; } = 10_000_000;
+
+    [Range(1, 1e12, ErrorMessage = "Monitor:BytesToBrowserPerSecondWarning must be between {1} and {2}.")]
+    public double BytesToBrowserPerSecondWarning { get; set; } = 5_000_000;
+
+    [Range(0.1, 1000, ErrorMessage = "Monitor:CpuPercentWarning must be between {1} and {2}.")]
+    public double CpuPercentWarning { get; set; } = 50;
+
+    [Range(0.001, 1e6, ErrorMessage = "Monitor:DroppedFramesPerSecondWarning must be between {1} and {2}.")]
+    public double DroppedFramesPerSecondWarning { get; set; } = 1;
+}
+
+[OptionsValidator]
+public sealed partial class MonitorOptionsValidator : IValidateOptions<MonitorOptions>;

@@ -45,4 +45,32 @@ public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFix
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("users.png"), FullPage = true });
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task TheMonitorShowsAUsersRunningMeasurementLive()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services, "monitored@test.local");
+        var engine = browser.Factory.Services.GetRequiredService<MeasurementEngine>();
+        var owner = new Requester(op.Id, op.Email!, IsAdmin: false);
+        var started = await engine.StartAsync(owner, new MeasureApp.Acquisition.UserLimits(),
+            new StartRequest { DeviceId = "sim-1", Name = "Monitored", Channels = 2, SampleRate = 10_000 }, CancellationToken.None);
+        Assert.True(started.Succeeded, started.Error);
+        try
+        {
+            var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
+            await BrowserFixture.GotoInteractiveAsync(page, "/admin/monitor");
+
+            // The feed refreshes every second: wait for the operator's row with a non-zero acquisition rate.
+            var row = page.Locator("#monitor-table tr", new PageLocatorOptions { HasText = "monitored@test.local" });
+            await row.WaitForAsync();
+            await page.WaitForFunctionAsync(
+                "() => [...document.querySelectorAll('#monitor-table tr')].some(r => r.innerText.includes('monitored@test.local') && /\\b[1-9][0-9,]{3,}\\b/.test(r.cells[1].innerText))");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("monitor.png"), FullPage = true });
+            await page.Context.CloseAsync();
+        }
+        finally
+        {
+            await engine.StopAsync(started.Measurement!.Id, owner, CancellationToken.None);
+        }
+    }
 }

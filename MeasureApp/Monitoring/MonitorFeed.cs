@@ -1,0 +1,84 @@
+using MeasureApp.Acquisition.Accounting;
+using MeasureApp.Data;
+using MeasureApp.Presence;
+using Microsoft.EntityFrameworkCore;
+
+namespace MeasureApp.Monitoring;
+
+/// <summary>One row of the Monitor page: a user's live resource use plus their open tabs.</summary>
+public sealed record MonitorRow(string UserId, string UserName, UserUsage Usage, int OpenTabs);
+
+/// <summary>One refresh of the Monitor page.</summary>
+public sealed record MonitorSample(DateTimeOffset At, IReadOnlyList<MonitorRow> Rows, int ActiveUsers, int OpenTabs);
+
+/// <summary>
+/// Feeds the admin Monitor page once a second (scoped per circuit: the loop lives here, not in the
+/// component). Reads the accountant's snapshot and the circuit registry; holds counts only.
+/// </summary>
+public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger) : IAsyncDisposable
+{
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+
+    /// <summary>Takes one sample now.</summary>
+    public async Task<MonitorSample> SampleAsync(CancellationToken cancellationToken)
+    {
+        var tabs = circuits.All;
+        var names = tabs.GroupBy(c => c.UserId).ToDictionary(g => g.Key, g => (Name: g.First().UserName, Count: g.Count()));
+        var usage = accountant.Snapshot();
+        var unknown = usage.Select(u => u.UserId).Where(id => !_names.ContainsKey(id) && !names.ContainsKey(id)).ToList();
+        if (unknown.Count > 0)
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            foreach (var u in await db.Users.AsNoTracking().Where(u => unknown.Contains(u.Id)).Select(u => new { u.Id, u.Email }).ToListAsync(cancellationToken))
+            {
+                _names[u.Id] = u.Email ?? u.Id;
+            }
+        }
+        string NameOf(string id) => names.TryGetValue(id, out var n) ? n.Name : _names.GetValueOrDefault(id, id);
+        var rows = usage
+            .Select(u => new MonitorRow(u.UserId, NameOf(u.UserId), u, names.TryGetValue(u.UserId, out var m) ? m.Count : 0))
+            .Concat(names.Where(n => usage.All(u => u.UserId != n.Key)).Select(n => new MonitorRow(n.Key, n.Value.Name, new UserUsage { UserId = n.Key }, n.Value.Count)))
+            .OrderByDescending(r => r.Usage.ValuesPerSecond).ThenBy(r => r.UserName, StringComparer.Ordinal)
+            .ToList();
+        return new MonitorSample(time.GetUtcNow(), rows, names.Count, tabs.Count);
+    }
+
+    /// <summary>Starts calling <paramref name="onSample"/> every second until disposed.</summary>
+    public void Start(Func<MonitorSample, Task> onSample)
+    {
+        _loop ??= RunAsync(onSample, _stop.Token);
+    }
+
+    private async Task RunAsync(Func<MonitorSample, Task> onSample, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                await onSample(await SampleAsync(ct));
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Page closed.
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogDebug(ex, "Monitor feed ended");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            await _loop;
+        }
+        _stop.Dispose();
+    }
+}
