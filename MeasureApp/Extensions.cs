@@ -93,6 +93,9 @@ public static class MeasureAppExtensions
             o.LoginPath = "/Account/Login";
             o.AccessDeniedPath = "/Account/AccessDenied";
             o.Cookie.Name = "MeasureApp.Auth";
+            // APIs answer with status codes, pages with redirects.
+            o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
+            o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
         });
         services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
         services.AddIdentityCore<AppUser>(o =>
@@ -136,6 +139,8 @@ public static class MeasureAppExtensions
         services.AddScoped<MeasureApp.Admin.UserAdminService>();
         services.AddSingleton<LimitsAdminService>();
         services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
+        services.AddSingleton<MeasureApp.Presence.PresenceTracker>();
+        services.AddHostedService<MeasureApp.Presence.PresenceSnapshotService>();
         return builder;
     }
 
@@ -152,6 +157,7 @@ public static class MeasureAppExtensions
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAccountEndpoints();
+        MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;
@@ -181,6 +187,19 @@ public static class MeasureAppExtensions
             FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
         };
         sources.Insert(index + 1, source);
+    }
+
+    private static Task ApiAwareRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> ctx, int apiStatus)
+    {
+        if (ctx.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+        {
+            ctx.Response.StatusCode = apiStatus;
+        }
+        else
+        {
+            ctx.Response.Redirect(ctx.RedirectUri);
+        }
+        return Task.CompletedTask;
     }
 
     private sealed class ContextFactory<T>(IDbContextFactory<T> inner) : IDbContextFactory<AppDbContext>

@@ -83,6 +83,12 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.HasIndex(m => new { m.OwnerId, m.StartedAt });
             e.HasIndex(m => m.StartedAt);
         });
+        builder.Entity<MeasureApp.Presence.PresenceSnapshotRecord>(e =>
+        {
+            e.ToTable("presence_snapshots");
+            e.HasKey(p => p.Id);
+            e.HasIndex(p => p.At);
+        });
         builder.Entity<UserLimitsRecord>(e =>
         {
             e.ToTable("user_limits");

@@ -69,10 +69,15 @@ public sealed class CircuitRegistry(TimeProvider time)
 /// Registers each authenticated circuit with the <see cref="CircuitRegistry"/>. Scoped per circuit;
 /// the layout hands it the way to end the tab (a navigation on the circuit's own dispatcher).
 /// </summary>
-public sealed class RegistryCircuitHandler(CircuitRegistry registry, AuthenticationStateProvider auth, NavigationManager navigation) : CircuitHandler
+public sealed class RegistryCircuitHandler(CircuitRegistry registry, AuthenticationStateProvider auth, NavigationManager navigation, TimeProvider time) : CircuitHandler, IDisposable
 {
+    /// <summary>How often an open, connected circuit reports that it is still there.</summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
+
+    private readonly CancellationTokenSource _stop = new();
     private string? _circuitId;
     private Action? _end;
+    private volatile bool _connected = true;
 
     /// <summary>Set by the layout: ends this tab's login on the circuit's dispatcher.</summary>
     public void SetEndAction(Action end)
@@ -99,17 +104,53 @@ public sealed class RegistryCircuitHandler(CircuitRegistry registry, Authenticat
         entry.Page = navigation.ToBaseRelativePath(navigation.Uri);
         entry.End = _end;
         navigation.LocationChanged += (_, e) => registry.Touch(circuit.Id, navigation.ToBaseRelativePath(e.Location));
+        _ = HeartbeatAsync(circuit.Id, _stop.Token);
+    }
+
+    // The circuit's heartbeat: while the browser is connected it is "seen"; a tab whose connection
+    // dropped stops being seen and its user turns inactive after the presence window.
+    private async Task HeartbeatAsync(string circuitId, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                if (_connected)
+                {
+                    registry.Touch(circuitId, null);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Circuit closed.
+        }
+    }
+
+    public override Task OnConnectionDownAsync(Circuit circuit, CancellationToken cancellationToken)
+    {
+        _connected = false;
+        return Task.CompletedTask;
     }
 
     public override Task OnConnectionUpAsync(Circuit circuit, CancellationToken cancellationToken)
     {
+        _connected = true;
         registry.Touch(circuit.Id, null);
         return Task.CompletedTask;
     }
 
     public override Task OnCircuitClosedAsync(Circuit circuit, CancellationToken cancellationToken)
     {
+        _stop.Cancel();
         registry.Unregister(circuit.Id);
         return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _stop.Dispose();
     }
 }
