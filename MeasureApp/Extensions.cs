@@ -125,6 +125,7 @@ public static class MeasureAppExtensions
         builder.AddAcquisition();
         services.AddScoped<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
+        services.AddSingleton<MeasureApp.History.HistoryService>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.Data;
+
+namespace MeasureApp.History;
+
+/// <summary>
+/// Stored data of one measurement for the detail page: the ownership check first (another user's
+/// measurement answers null, exactly as an unknown id), then an M4 read from the min/max pyramid.
+/// </summary>
+public sealed class HistoryService(MeasurementCatalog catalog, ISampleStore store)
+{
+    /// <summary>The measurement, or null when it does not exist or is not visible to the requester.</summary>
+    public Task<MeasurementRecord?> FindAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>
+        catalog.FindAsync(requester, id, cancellationToken);
+
+    /// <summary>
+    /// M4 view of [<paramref name="fromSeconds"/>, <paramref name="toSeconds"/>] (seconds from the
+    /// first sample; null = the start or the end of the data) at <paramref name="pixels"/> columns.
+    /// Null when the measurement does not exist or is not the requester's.
+    /// </summary>
+    public async Task<DecimatedRange?> ReadAsync(Requester requester, Guid id, double? fromSeconds, double? toSeconds, int pixels, CancellationToken cancellationToken)
+    {
+        var record = await catalog.FindAsync(requester, id, cancellationToken);
+        if (record is null)
+        {
+            return null;
+        }
+        return await ReadAsync(record, fromSeconds, toSeconds, pixels, cancellationToken);
+    }
+
+    /// <summary>Same as the other overload for a record already found with the ownership check.</summary>
+    public async Task<DecimatedRange> ReadAsync(MeasurementRecord record, double? fromSeconds, double? toSeconds, int pixels, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var (from, to) = ToIndices(record, fromSeconds, toSeconds);
+        if (record.DataExpired || to <= from)
+        {
+            return DecimatedRange.Empty(record.Id, from);
+        }
+        return await store.ReadDecimatedAsync(record.Id, from, to, Math.Clamp(pixels, 1, 10_000), null, cancellationToken);
+    }
+
+    /// <summary>Channel names and units stored with the measurement.</summary>
+    public static IReadOnlyList<ChannelInfo> Channels(MeasurementRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        try
+        {
+            return JsonSerializer.Deserialize<List<ChannelInfo>>(record.ChannelsJson) ?? [];
+        }
+        catch (JsonException)
+        {
+            return [.. Enumerable.Range(0, record.ChannelCount).Select(c => new ChannelInfo($"ch{c + 1}", ""))];
+        }
+    }
+
+    // A running measurement's SampleCount lags the data, so an open end reads whatever is stored.
+    private static (long From, long To) ToIndices(MeasurementRecord record, double? fromSeconds, double? toSeconds)
+    {
+        var rate = record.SampleRate > 0 ? record.SampleRate : 1;
+        var end = record.State == MeasurementState.Running || record.SampleCount <= 0 ? long.MaxValue / 2 : record.SampleCount;
+        var from = fromSeconds is { } f && double.IsFinite(f) ? (long)Math.Floor(Math.Max(0, f) * rate) : 0;
+        // +1: the sample at toSeconds itself belongs to the view.
+        var to = toSeconds is { } t && double.IsFinite(t) ? (long)Math.Min(end, Math.Ceiling(Math.Max(0, t) * rate) + 1) : end;
+        return (Math.Min(from, end), to);
+    }
+}
