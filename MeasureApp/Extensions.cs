@@ -3,6 +3,7 @@ using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Components;
 using MeasureApp.Data;
+using MeasureApp.Export;
 using MeasureApp.Identity;
 using MeasureApp.Limits;
 using MeasureApp.Live;
@@ -159,6 +160,7 @@ public static class MeasureAppExtensions
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAccountEndpoints();
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
+        app.MapExportEndpoints();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;

@@ -1,0 +1,225 @@
+using System.Globalization;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.Data;
+using MeasureApp.History;
+using MeasureApp.Identity;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Net.Http.Headers;
+
+namespace MeasureApp.Export;
+
+/// <summary>
+/// <c>GET /api/measurements/{id}/export?format=csv|parquet&amp;channels=0,2&amp;from=s&amp;to=s&amp;time=iso|seconds</c>:
+/// a streamed download of stored raw data. Ownership goes through <see cref="MeasurementCatalog"/>, so
+/// another user's id answers exactly like an unknown one.
+/// </summary>
+public static class ExportEndpoints
+{
+    /// <summary>Maps the export endpoint.</summary>
+    public static IEndpointRouteBuilder MapExportEndpoints(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/api/measurements/{id:guid}/export", ExportAsync).RequireAuthorization();
+        return app;
+    }
+
+    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store)
+    {
+        var ct = http.RequestAborted;
+        if (CurrentUser.FromPrincipal(http.User) is not { } requester)
+        {
+            await Results.Unauthorized().ExecuteAsync(http);
+            return;
+        }
+        if (await catalog.FindAsync(requester, id, ct) is not { } measurement)
+        {
+            await Results.Problem(title: "Measurement not found", detail: "No measurement with this id.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
+            return;
+        }
+        var plan = await PlanAsync(http.Request.Query, measurement, contexts, ct);
+        if (plan.Error is { } error)
+        {
+            await Results.Problem(title: "Bad export request", detail: error, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+        var export = plan.Plan!;
+
+        // The body is produced while it is sent: nothing may buffer it on the way.
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var response = http.Response;
+        response.ContentType = export.Format == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/vnd.apache.parquet";
+        response.Headers.CacheControl = "no-store";
+        response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = export.FileName() }.ToString();
+        response.Headers.XContentTypeOptions = "nosniff";
+        var segments = store.ReadRawAsync(measurement.Id, export.FromIndex, export.ToIndex, export.Channels, ct);
+        try
+        {
+            if (export.Format == ExportFormat.Csv)
+            {
+                await CsvExportWriter.WriteAsync(response.BodyWriter, export, segments, ct);
+            }
+            else
+            {
+                await ParquetExportWriter.WriteAsync(response.Body, export, segments, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away; there is nobody left to answer.
+        }
+    }
+
+    private sealed record PlanResult(ExportPlan? Plan, string? Error);
+
+    private static async Task<PlanResult> PlanAsync(IQueryCollection query, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
+    {
+        static PlanResult Bad(string message) => new(null, message);
+
+        var formatText = query["format"].ToString();
+        ExportFormat format;
+        if (formatText.Length == 0 || formatText.Equals("csv", StringComparison.OrdinalIgnoreCase))
+        {
+            format = ExportFormat.Csv;
+        }
+        else if (formatText.Equals("parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            format = ExportFormat.Parquet;
+        }
+        else
+        {
+            return Bad($"Unknown format '{formatText}': use csv or parquet.");
+        }
+
+        var timeText = query["time"].ToString();
+        ExportTimeStyle time;
+        if (timeText.Length == 0 || timeText.Equals("iso", StringComparison.OrdinalIgnoreCase))
+        {
+            time = ExportTimeStyle.Iso;
+        }
+        else if (timeText.Equals("seconds", StringComparison.OrdinalIgnoreCase))
+        {
+            time = ExportTimeStyle.Seconds;
+        }
+        else
+        {
+            return Bad($"Unknown time style '{timeText}': use iso or seconds.");
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var chunks = db.Set<SampleChunkRecord>().AsNoTracking().Where(c => c.MeasurementId == measurement.Id);
+        var last = await chunks.OrderByDescending(c => c.Sequence)
+            .Select(c => new { End = c.FirstSampleIndex + c.SampleCount, c.ChannelCount }).FirstOrDefaultAsync(ct);
+        var first = await chunks.OrderBy(c => c.Sequence).Select(c => new { c.FirstSampleIndex, c.T0Ns }).FirstOrDefaultAsync(ct);
+        var endIndex = last?.End ?? 0;
+        var channelCount = last?.ChannelCount ?? measurement.ChannelCount;
+        var rate = measurement.SampleRate;
+        var startNs = first is null || rate <= 0
+            ? measurement.StartedAt.ToUnixTimeMilliseconds() * 1_000_000
+            : first.T0Ns - (long)(first.FirstSampleIndex * 1e9 / rate);
+
+        var channelsText = query["channels"].ToString();
+        List<int> channels = [];
+        if (channelsText.Trim().Length == 0)
+        {
+            channels.AddRange(Enumerable.Range(0, channelCount));
+        }
+        else
+        {
+            foreach (var part in channelsText.Split(','))
+            {
+                if (!int.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var c))
+                {
+                    return Bad($"Channel '{part.Trim()}' is not a channel index (0–{channelCount - 1}).");
+                }
+                if (c >= channelCount)
+                {
+                    return Bad($"Unknown channel {c}: the measurement has channels 0–{channelCount - 1}.");
+                }
+                if (channels.Contains(c))
+                {
+                    return Bad($"Channel {c} is listed twice.");
+                }
+                channels.Add(c);
+            }
+        }
+
+        if (!TryParseSeconds(query["from"].ToString(), "from", out var from, out var fromError))
+        {
+            return Bad(fromError!);
+        }
+        if (!TryParseSeconds(query["to"].ToString(), "to", out var to, out var toError))
+        {
+            return Bad(toError!);
+        }
+        long fromIndex = 0;
+        var toIndex = endIndex;
+        if (from is not null || to is not null)
+        {
+            if (rate <= 0 || endIndex == 0)
+            {
+                return Bad("The measurement has no stored data, so no time range can be exported.");
+            }
+            var duration = endIndex / rate;
+            if (from is { } f && to is { } t && f > t)
+            {
+                return Bad($"from ({f.ToString(CultureInfo.InvariantCulture)} s) is after to ({t.ToString(CultureInfo.InvariantCulture)} s).");
+            }
+            // A sample at exactly `from` or `to` is included; the tolerance absorbs decimal seconds like 0.3.
+            // Positions are compared before converting, so huge values never overflow an index.
+            var fromPosition = from is { } f2 ? f2 * rate : 0;
+            if (fromPosition - 1e-6 >= endIndex - 1)
+            {
+                return Bad(string.Create(CultureInfo.InvariantCulture, $"The range lies outside the data: the measurement holds 0–{duration} s."));
+            }
+            fromIndex = Math.Max(0, (long)Math.Ceiling(fromPosition - 1e-6));
+            if (to is { } t2)
+            {
+                var toPosition = t2 * rate;
+                toIndex = toPosition + 1e-6 >= endIndex ? endIndex : (long)Math.Floor(toPosition + 1e-6) + 1;
+            }
+            if (fromIndex >= endIndex || toIndex <= 0)
+            {
+                return Bad(string.Create(CultureInfo.InvariantCulture, $"The range lies outside the data: the measurement holds 0–{duration} s."));
+            }
+            if (fromIndex >= toIndex)
+            {
+                return Bad("The range holds no sample.");
+            }
+        }
+
+        return new(new ExportPlan
+        {
+            Measurement = measurement,
+            AllChannels = ExportPlan.ParseChannels(measurement),
+            Channels = channels,
+            FromIndex = fromIndex,
+            ToIndex = toIndex,
+            StartNs = startNs,
+            Format = format,
+            Time = time,
+        }, null);
+    }
+
+    private static bool TryParseSeconds(string text, string name, out double? value, out string? error)
+    {
+        value = null;
+        error = null;
+        if (text.Length == 0)
+        {
+            return true;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+        {
+            error = $"{name} '{text}' is not a number of seconds.";
+            return false;
+        }
+        if (v < 0)
+        {
+            error = $"{name} is negative: the range lies outside the data.";
+            return false;
+        }
+        value = v;
+        return true;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text.Json;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Data;
+
+namespace MeasureApp.Export;
+
+/// <summary>File formats of an export.</summary>
+public enum ExportFormat
+{
+    /// <summary>Comma-separated text.</summary>
+    Csv,
+    /// <summary>Apache Parquet.</summary>
+    Parquet,
+}
+
+/// <summary>How the CSV time column is written.</summary>
+public enum ExportTimeStyle
+{
+    /// <summary>ISO-8601 UTC with nanoseconds.</summary>
+    Iso,
+    /// <summary>Seconds from the first sample of the measurement.</summary>
+    Seconds,
+}
+
+/// <summary>A validated export: what to read and how to write it.</summary>
+public sealed record ExportPlan
+{
+    /// <summary>The measurement (ownership already checked).</summary>
+    public required MeasurementRecord Measurement { get; init; }
+    /// <summary>Names and units of all channels of the measurement.</summary>
+    public required IReadOnlyList<ChannelInfo> AllChannels { get; init; }
+    /// <summary>Channel numbers exported, in column order.</summary>
+    public required IReadOnlyList<int> Channels { get; init; }
+    /// <summary>First sample index exported.</summary>
+    public required long FromIndex { get; init; }
+    /// <summary>Sample index after the last exported.</summary>
+    public required long ToIndex { get; init; }
+    /// <summary>Time of sample index 0, ns since the epoch: the zero of "seconds from start".</summary>
+    public required long StartNs { get; init; }
+    /// <summary>File format.</summary>
+    public required ExportFormat Format { get; init; }
+    /// <summary>CSV time column style.</summary>
+    public required ExportTimeStyle Time { get; init; }
+
+    /// <summary>Rows in the export.</summary>
+    public long Rows => ToIndex - FromIndex;
+
+    /// <summary>Column title of an exported channel: <c>name [unit]</c>.</summary>
+    public string ColumnTitle(int channel)
+    {
+        var info = channel < AllChannels.Count ? AllChannels[channel] : new ChannelInfo($"ch{channel + 1}", "");
+        return string.IsNullOrEmpty(info.Unit) ? info.Name : $"{info.Name} [{info.Unit}]";
+    }
+
+    /// <summary>A file name made only of [A-Za-z0-9._-], never empty.</summary>
+    public string FileName()
+    {
+        var raw = $"{Measurement.Name}-{Measurement.Id:N}".ToCharArray();
+        for (var i = 0; i < raw.Length; i++)
+        {
+            raw[i] = char.IsAsciiLetterOrDigit(raw[i]) || raw[i] is '.' or '_' or '-' ? raw[i] : '_';
+        }
+        var name = new string(raw).Trim('.');
+        return (name.Length == 0 ? "measurement" : name) + (Format == ExportFormat.Csv ? ".csv" : ".parquet");
+    }
+
+    /// <summary>Channel list of a stored measurement; an unreadable list yields numbered channels.</summary>
+    public static IReadOnlyList<ChannelInfo> ParseChannels(MeasurementRecord measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        try
+        {
+            if (JsonSerializer.Deserialize<List<ChannelInfo>>(measurement.ChannelsJson) is { } list)
+            {
+                return list;
+            }
+        }
+        catch (JsonException)
+        {
+            // Fall through: an export must not fail over a label.
+        }
+        return [.. Enumerable.Range(0, measurement.ChannelCount).Select(c => new ChannelInfo("ch" + (c + 1).ToString(CultureInfo.InvariantCulture), ""))];
+    }
+}
