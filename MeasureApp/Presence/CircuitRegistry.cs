@@ -69,7 +69,7 @@ public sealed class CircuitRegistry(TimeProvider time)
 /// Registers each authenticated circuit with the <see cref="CircuitRegistry"/>. Scoped per circuit;
 /// the layout hands it the way to end the tab (a navigation on the circuit's own dispatcher).
 /// </summary>
-public sealed class RegistryCircuitHandler(CircuitRegistry registry, AuthenticationStateProvider auth, NavigationManager navigation, TimeProvider time) : CircuitHandler, IDisposable
+public sealed class RegistryCircuitHandler(CircuitRegistry registry, AuthenticationStateProvider auth, NavigationManager navigation, TimeProvider time, MeasureApp.Limits.LimitsService limits) : CircuitHandler, IDisposable
 {
     /// <summary>How often an open, connected circuit reports that it is still there.</summary>
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
@@ -78,6 +78,9 @@ public sealed class RegistryCircuitHandler(CircuitRegistry registry, Authenticat
     private string? _circuitId;
     private Action? _end;
     private volatile bool _connected = true;
+
+    /// <summary>Why this tab may not be used (the user's open-tabs limit), or null.</summary>
+    public string? RefusedMessage { get; private set; }
 
     /// <summary>Set by the layout: ends this tab's login on the circuit's dispatcher.</summary>
     public void SetEndAction(Action end)
@@ -97,6 +100,15 @@ public sealed class RegistryCircuitHandler(CircuitRegistry registry, Authenticat
         var state = await auth.GetAuthenticationStateAsync();
         if (CurrentUser.FromPrincipal(state.User) is not { } user)
         {
+            return;
+        }
+        // The open-tabs limit is enforced when a circuit starts: a tab over the limit is not
+        // registered (it does not count) and shows why instead of the page.
+        var maxTabs = (await limits.GetAsync(user.UserId, cancellationToken)).MaxSessions;
+        var open = registry.ForUser(user.UserId).Count;
+        if (open >= maxTabs)
+        {
+            RefusedMessage = $"You have {open} of {maxTabs} allowed tabs open. Close another MeasureApp tab and reload this one.";
             return;
         }
         _circuitId = circuit.Id;

@@ -1,0 +1,67 @@
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Limits;
+using MeasureApp.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace MeasureApp.Tests.Browser;
+
+/// <summary>Limits set by an admin take effect for the user: parallel measurements and open tabs.</summary>
+public sealed class LimitsBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task AnAdminLowersAUsersParallelLimitAndTheirNextStartIsRefusedWithTheNumbers()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services, "limited@test.local");
+
+        // The admin sets the override on the Limits page.
+        var admin = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
+        await BrowserFixture.GotoInteractiveAsync(admin, "/admin/limits?user=" + op.Id);
+        await admin.WaitForSelectorAsync("#limit-parallel");
+        await admin.FillAsync("#limit-parallel", "1");
+        await admin.Locator("#limit-parallel").BlurAsync();
+        await admin.ClickAsync("#limits-save");
+        await admin.GetByText("Limits saved.").WaitForAsync();
+        await admin.Context.CloseAsync();
+
+        // The user starts one measurement, then a second one is refused.
+        var user = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(user, "/live");
+        await user.FillAsync("#start-name", "First");
+        await user.ClickAsync("#start-button");
+        await user.WaitForSelectorAsync(".live-chart");
+        await user.FillAsync("#start-name", "Second");
+        await user.ClickAsync("#start-button");
+
+        var error = user.Locator("#start-error");
+        await error.WaitForAsync();
+        Assert.Contains("You are running 1 of 1 allowed measurements.", await error.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, await user.Locator(".live-chart").CountAsync());
+
+        await user.ClickAsync(".stop-button");
+        await user.WaitForSelectorAsync("#no-running");
+        await user.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task ATabBeyondTheUsersOpenTabsLimitIsRefused()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services, "onetab@test.local");
+        var errors = await browser.Factory.Services.GetRequiredService<LimitsAdminService>().SaveOverridesAsync(
+            new Requester("admin", "admin", IsAdmin: true), op.Id, new LimitOverrides { MaxSessions = 1 }, CancellationToken.None);
+        Assert.Empty(errors);
+
+        var first = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(first, "/live");
+        await first.WaitForSelectorAsync("#start-button");
+        var second = await first.Context.NewPageAsync();
+        await BrowserFixture.GotoInteractiveAsync(second, "/live");
+
+        var refusal = second.Locator("#tab-limit");
+        await refusal.WaitForAsync();
+        Assert.Contains("1 of 1 allowed tabs", await refusal.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await second.Locator("#start-button").CountAsync());
+        Assert.Equal(1, await first.Locator("#start-button").CountAsync());
+        await first.Context.CloseAsync();
+    }
+}
