@@ -6,15 +6,12 @@ using Xunit.Abstractions;
 
 namespace MeasureApp.Tests.Export;
 
-[CollectionDefinition(nameof(ExportMemoryCollection), DisableParallelization = true)]
-public sealed class ExportMemoryCollection;
-
 /// <summary>
 /// A 10 M-sample export in both formats while the server's live managed memory is measured (full
 /// collections between reads): it must stay bounded and not grow with the amount sent. Runs alone so
 /// no other test's allocations are counted. Speeds are printed, never asserted.
 /// </summary>
-[Collection(nameof(ExportMemoryCollection))]
+[Collection(nameof(MeasureApp.Tests.Infrastructure.ProcessMemoryCollection))]
 public sealed class ExportMemoryTests(ITestOutputHelper output) : IDisposable
 {
     private const long Rows = 10_000_000;

@@ -12,6 +12,7 @@ namespace MeasureApp.Tests.Acquisition.SharedMemory;
 /// the consumer's own parsing and ring code. Loops are bounded by construction; the Timeout only
 /// turns a hang into a failure.
 /// </summary>
+[Collection(nameof(MeasureApp.Tests.Infrastructure.ProcessMemoryCollection))]
 public sealed class SharedMemoryMutationTests
 {
     private const int Seed = 20_240_611;
