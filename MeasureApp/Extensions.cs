@@ -143,6 +143,7 @@ public static class MeasureAppExtensions
         services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
         services.AddSingleton<MeasureApp.Presence.PresenceTracker>();
         services.AddHostedService<MeasureApp.Presence.PresenceSnapshotService>();
+        MeasureApp.Monitoring.MetricsEndpoints.AddMeasureAppMetrics(services);
         return builder;
     }
 
@@ -161,6 +162,7 @@ public static class MeasureAppExtensions
         app.MapAccountEndpoints();
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapExportEndpoints();
+        MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;

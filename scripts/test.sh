@@ -16,6 +16,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)     # the export tests install DuckDB (@duckdb/node-api) to read Parquet back
 command -v gcc >/dev/null 2>&1 || need+=(gcc)   # the native shared-memory producer test compiles docs/examples/shm_producer.c
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # the /metrics test validates the body with promtool
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

@@ -1,0 +1,160 @@
+using MeasureApp.Acquisition.Accounting;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.Data;
+using MeasureApp.Presence;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace MeasureApp.Monitoring;
+
+/// <summary>Settings of <c>GET /metrics</c> (section <c>Metrics</c>).</summary>
+public sealed class MetricsOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string SectionName = "Metrics";
+
+    /// <summary>
+    /// When true, only a logged-in admin may scrape; anonymous requests get 401 and other users 403.
+    /// Off by default because Prometheus scrapers do not log in through a cookie form: restrict the
+    /// endpoint at the network (reverse proxy, firewall) instead, or turn this on when the app is
+    /// exposed and nobody scrapes it. The body carries no personal data either way: per-user series
+    /// are labelled with the user id, never the e-mail or name.
+    /// </summary>
+    public bool RequireAdmin { get; set; }
+}
+
+/// <summary>
+/// Prometheus exposition of the app: HTTP request metrics, process metrics, presence, the storage
+/// queue and per-user resource use. Values are read from <see cref="PresenceTracker"/>,
+/// <see cref="ResourceAccountant"/> and <see cref="StoreWriter"/> when a scrape arrives, so nothing
+/// runs between scrapes and the numbers are as fresh as the scrape.
+/// </summary>
+/// <remarks>
+/// Each app instance has its own <see cref="CollectorRegistry"/> rather than prometheus-net's static
+/// default one: the default registry also picks up every .NET <c>Meter</c> and event counter in the
+/// process (names Prometheus' linter rejects), and several hosts in one process (tests) would
+/// otherwise write into one registry through callbacks of disposed hosts.
+/// Counters are raised to the accountant's totals with <see cref="ICounter.IncTo"/>, which never
+/// lowers a value, so they stay monotonic even if a total were read out of order.
+/// </remarks>
+public sealed class MetricsExporter
+{
+    private const string UserLabel = "user";
+
+    private readonly ResourceAccountant _accountant;
+    private readonly PresenceTracker _presence;
+    private readonly StoreWriter _storeWriter;
+
+    private readonly Gauge _activeUsers;
+    private readonly Gauge _openTabs;
+    private readonly Gauge _runningMeasurements;
+    private readonly Gauge _storeQueueBytes;
+    private readonly Counter _storeChunksWritten;
+    private readonly Counter _userSamples;
+    private readonly Counter _userBrowserBytes;
+    private readonly Counter _userDroppedFrames;
+    private readonly Counter _userCpuSeconds;
+    private readonly Gauge _userBufferBytes;
+
+    /// <summary>Creates the registry and its metrics; values are filled in on each scrape.</summary>
+    public MetricsExporter(ResourceAccountant accountant, PresenceTracker presence, StoreWriter storeWriter)
+    {
+        _accountant = accountant;
+        _presence = presence;
+        _storeWriter = storeWriter;
+        Registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(Registry);
+        var factory = Metrics.WithCustomRegistry(Registry);
+
+        _activeUsers = factory.CreateGauge("measureapp_active_users", "Users with a circuit seen within the presence window.");
+        _openTabs = factory.CreateGauge("measureapp_open_tabs", "Open browser tabs (circuits) seen within the presence window.");
+        _runningMeasurements = factory.CreateGauge("measureapp_running_measurements", "Measurements running now.");
+        _storeQueueBytes = factory.CreateGauge("measureapp_store_queue_bytes", "Sample bytes queued for the store writer.");
+        _storeChunksWritten = factory.CreateCounter("measureapp_store_chunks_written_total", "Sample chunks written to the store.");
+        _userSamples = factory.CreateCounter("measureapp_user_samples_total", "Samples per channel acquired by the user's measurements.", UserLabel);
+        _userBrowserBytes = factory.CreateCounter("measureapp_user_browser_bytes_total", "Estimated bytes sent to the user's browser tabs.", UserLabel);
+        _userDroppedFrames = factory.CreateCounter("measureapp_user_dropped_frames_total", "Live frames dropped because the user's tabs were too slow.", UserLabel);
+        _userCpuSeconds = factory.CreateCounter("measureapp_user_cpu_seconds_total", "Pipeline time spent publishing the user's sample blocks.", UserLabel);
+        _userBufferBytes = factory.CreateGauge("measureapp_user_buffer_bytes", "Estimated memory of live frames queued for the user's tabs.", UserLabel);
+
+        Registry.AddBeforeCollectCallback(Collect);
+    }
+
+    /// <summary>The registry <c>GET /metrics</c> serves.</summary>
+    public CollectorRegistry Registry { get; }
+
+    private void Collect()
+    {
+        var presence = _presence.Now();
+        _activeUsers.Set(presence.ActiveUsers);
+        _openTabs.Set(presence.OpenTabs);
+        _storeQueueBytes.Set(_storeWriter.QueuedBytes);
+        _storeChunksWritten.IncTo(_storeWriter.ChunksWritten);
+
+        var running = 0;
+        foreach (var usage in _accountant.Snapshot())
+        {
+            running += usage.RunningMeasurements;
+            _userSamples.WithLabels(usage.UserId).IncTo(usage.Samples);
+            _userBrowserBytes.WithLabels(usage.UserId).IncTo(usage.BytesToBrowser);
+            _userDroppedFrames.WithLabels(usage.UserId).IncTo(usage.DroppedFrames);
+            _userCpuSeconds.WithLabels(usage.UserId).IncTo(usage.CpuTime.TotalSeconds);
+            _userBufferBytes.WithLabels(usage.UserId).Set(usage.BufferBytes);
+        }
+        _runningMeasurements.Set(running);
+    }
+}
+
+/// <summary>Registration and mapping of <c>GET /metrics</c>.</summary>
+public static class MetricsEndpoints
+{
+    /// <summary>The scrape path, Prometheus' convention.</summary>
+    public const string Path = "/metrics";
+
+    /// <summary>Registers <see cref="MetricsExporter"/> and <see cref="MetricsOptions"/>.</summary>
+    public static IServiceCollection AddMeasureAppMetrics(this IServiceCollection services)
+    {
+        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName);
+        services.AddSingleton<MetricsExporter>();
+        return services;
+    }
+
+    /// <summary>
+    /// Adds HTTP request metrics to the pipeline and maps <see cref="Path"/>, anonymous unless
+    /// <see cref="MetricsOptions.RequireAdmin"/> is set (see there for why).
+    /// </summary>
+    public static WebApplication MapMeasureAppMetrics(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var exporter = app.Services.GetRequiredService<MetricsExporter>();
+        var requireAdmin = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value.RequireAdmin;
+        app.UseHttpMetrics(o => o.SetMetricFactory(Metrics.WithCustomRegistry(exporter.Registry)));
+
+        var scrape = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
+        if (requireAdmin)
+        {
+            scrape.Use(RequireAdminAsync);
+        }
+        scrape.UseMetricServer(s => s.Registry = exporter.Registry, url: null);
+        app.Map(Path, scrape.Build()).WithDisplayName("Prometheus metrics");
+        return app;
+    }
+
+    // A status code, not the cookie scheme's redirect to the login page: a scraper cannot follow it.
+    private static Task RequireAdminAsync(HttpContext context, RequestDelegate next)
+    {
+        var user = context.User;
+        if (user.IsInRole(Roles.Admin))
+        {
+            return next(context);
+        }
+        // The empty 401/403 must not be re-executed into the HTML not-found page.
+        if (context.Features.Get<IStatusCodePagesFeature>() is { } statusCodePages)
+        {
+            statusCodePages.Enabled = false;
+        }
+        context.Response.StatusCode = user.Identity?.IsAuthenticated == true ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
+        return Task.CompletedTask;
+    }
+}
