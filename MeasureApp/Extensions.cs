@@ -124,7 +124,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<ISampleStore, DbSampleStore>();
         services.AddSampleStorage(database);
         builder.AddAcquisition();
-        services.AddScoped<LimitsService>();
+        services.AddSingleton<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
 
@@ -132,6 +132,7 @@ public static class MeasureAppExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddScoped<UserSession>();
+        services.AddScoped<TabPlayback>();
         services.AddScoped<CurrentUser>();
 
         // Sessions and administration

@@ -140,6 +140,22 @@ public sealed class MeasurementEngine(
         return true;
     }
 
+    /// <summary>
+    /// Applies a user's changed limits to their running work at once: the duration limit moves the
+    /// deadline of every running measurement (a lower limit that has already passed stops it at the
+    /// next check, reason Limit). Other limits apply at the next start.
+    /// </summary>
+    public void ApplyLimits(string userId, UserLimits userLimits)
+    {
+        ArgumentNullException.ThrowIfNull(userLimits);
+        foreach (var r in _running.Values.Where(r => string.Equals(r.Measurement.OwnerId, userId, StringComparison.Ordinal)))
+        {
+            var info = r.Measurement.Snapshot();
+            var requested = info.Duration is { } d && d <= userLimits.MaxDuration;
+            r.SetDeadline(info.StartedAt + (requested ? info.Duration!.Value : userLimits.MaxDuration), requested);
+        }
+    }
+
     /// <summary>Running measurements the requester may see (own; admins: all).</summary>
     public IReadOnlyList<MeasurementInfo> GetRunning(Requester requester)
     {
@@ -351,13 +367,20 @@ public sealed class MeasurementEngine(
         }
     }
 
+    private sealed record DeadlineInfo(DateTimeOffset At, bool IsRequested);
+
     private sealed class Running(MeasurementEngine engine, Measurement measurement, DateTimeOffset deadline, bool deadlineIsRequested) : IBlockSink
     {
         private long _faults;
 
         public Measurement Measurement { get; } = measurement;
-        public DateTimeOffset Deadline { get; } = deadline;
-        public bool DeadlineIsRequested { get; } = deadlineIsRequested;
+        // Replaced as a pair when an admin changes the user's duration limit (read by the duration loop).
+        private DeadlineInfo _deadline = new(deadline, deadlineIsRequested);
+
+        public DateTimeOffset Deadline => Volatile.Read(ref _deadline).At;
+        public bool DeadlineIsRequested => Volatile.Read(ref _deadline).IsRequested;
+
+        public void SetDeadline(DateTimeOffset value, bool isRequested) => Volatile.Write(ref _deadline, new DeadlineInfo(value, isRequested));
         public IAsyncDisposable? Device { get; set; }
         public TaskCompletionSource DeviceReady { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -184,6 +184,24 @@ public sealed class MeasurementEngineTests
     }
 
     [Fact]
+    public async Task ALoweredDurationLimitAppliesToARunningMeasurementAtOnce()
+    {
+        await using var h = await StartNewAsync();
+        var m = await h.StartMeasurementAsync(Alice, Request(), new UserLimits { MaxDuration = TimeSpan.FromHours(8) });
+        var other = await h.StartMeasurementAsync(Bob, Request(), new UserLimits { MaxDuration = TimeSpan.FromHours(8) });
+        var stopped = h.WhenStopped(Alice.UserId, m.Id);
+        h.Time.Advance(TimeSpan.FromSeconds(3));
+
+        // The admin lowers Alice's limit below the time already run: her measurement stops at the next check.
+        h.Engine.ApplyLimits(Alice.UserId, new UserLimits { MaxDuration = TimeSpan.FromSeconds(2) });
+        h.Time.Advance(TimeSpan.FromMilliseconds(500));
+        var info = await stopped;
+
+        Assert.Equal(StopReason.Limit, info.StopReason);
+        Assert.NotNull(h.Engine.Find(other.Id, Bob));
+    }
+
+    [Fact]
     public async Task TheUsersDurationLimitStopsAMeasurementWithoutDurationWithReasonLimit()
     {
         await using var h = await StartNewAsync();

@@ -88,7 +88,7 @@ public sealed record LimitOverrides
 }
 
 /// <summary>Admin side of limits: read and store per-user overrides (role checked here, not only on the page).</summary>
-public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts)
+public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts, LimitsService limits, MeasureApp.Acquisition.Measurements.MeasurementEngine engine)
 {
     /// <summary>The stored overrides of a user (all null when none).</summary>
     public async Task<LimitOverrides> GetOverridesAsync(MeasureApp.Acquisition.Measurements.Requester requester, string userId, CancellationToken cancellationToken)
@@ -137,6 +137,8 @@ public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts)
         row.MaxSessions = overrides.MaxSessions;
         row.Retention = overrides.Retention;
         await db.SaveChangesAsync(cancellationToken);
+        // Running work follows the new duration limit at once; everything else applies at the next start.
+        engine.ApplyLimits(userId, await limits.GetAsync(userId, cancellationToken));
         return [];
     }
 

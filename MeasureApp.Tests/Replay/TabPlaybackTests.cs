@@ -1,0 +1,129 @@
+using MeasureApp.Acquisition;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.History;
+using MeasureApp.Identity;
+using MeasureApp.Live;
+using MeasureApp.Tests.History;
+using MeasureApp.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MeasureApp.Tests.Replay;
+
+/// <summary>The per-tab REPLAY / SIMULATION player, stepped with a fake clock (SQLite store).</summary>
+public sealed class TabPlaybackTests : IAsyncLifetime
+{
+    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
+    private readonly FakeTimeProvider _time = new();
+    private TabPlayback _playback = null!;
+
+    public Task InitializeAsync()
+    {
+        var services = _factory.Services;
+        // The requester overloads are used below, so the circuit's user is never asked for.
+        _playback = new TabPlayback(services.GetRequiredService<ISampleStore>(), services.GetRequiredService<MeasurementCatalog>(),
+            new CurrentUser(null!), _time, NullLogger<TabPlayback>.Instance);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task AnotherUsersMeasurementCannotBeReplayedButTheOwnersCan()
+    {
+        var owner = await Users.CreateOperatorAsync(_factory.Services, "replay-owner@test.local");
+        var other = await Users.CreateOperatorAsync(_factory.Services, "replay-other@test.local");
+        var id = await SpikeMeasurement.CreateAsync(_factory.Services, owner.Id);
+
+        Assert.False(await _playback.LoadReplayAsync(new Requester(other.Id, other.Email!, IsAdmin: false), id, CancellationToken.None));
+        Assert.Null(_playback.Source);
+        Assert.False(await _playback.LoadReplayAsync(new Requester(owner.Id, owner.Email!, IsAdmin: false), Guid.NewGuid(), CancellationToken.None));
+
+        Assert.True(await _playback.LoadReplayAsync(new Requester(owner.Id, owner.Email!, IsAdmin: false), id, CancellationToken.None));
+        Assert.Equal(id, _playback.Source!.MeasurementId);
+        Assert.Equal(10, _playback.Source.DurationSeconds!.Value, 9);
+    }
+
+    [Fact]
+    public async Task ReplayFramesFollowTheTabsClockAndKeepASingleSampleSpike()
+    {
+        var owner = await Users.CreateOperatorAsync(_factory.Services, "replay-frames@test.local");
+        var id = await SpikeMeasurement.CreateAsync(_factory.Services, owner.Id);
+        Assert.True(await _playback.LoadReplayAsync(new Requester(owner.Id, owner.Email!, IsAdmin: false), id, CancellationToken.None));
+
+        // Paused after loading: nothing is due however much time passes.
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Null(await _playback.NextFrameAsync(1000, CancellationToken.None));
+
+        _playback.Play();
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var first = await _playback.NextFrameAsync(1000, CancellationToken.None);
+        Assert.NotNull(first);
+        // 1000 columns over a 10 s window: 10 ms per column, min and max each.
+        Assert.InRange(first.X[0][0], 0, 0.01);
+        Assert.InRange(first.X[0][^1], 1.98, 2.0);
+        Assert.DoesNotContain(SpikeMeasurement.SpikeValue, first.Y[0]);
+
+        _playback.SetSpeed(10);
+        _time.Advance(TimeSpan.FromSeconds(0.5));
+        var second = await _playback.NextFrameAsync(1000, CancellationToken.None);
+        Assert.NotNull(second);
+        Assert.InRange(second.X[0][0], 2.0, 2.01);
+        Assert.InRange(second.X[0][^1], 6.98, 7.0);
+        Assert.Contains(SpikeMeasurement.SpikeValue, second.Y[0]);
+
+        _playback.Pause();
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Null(await _playback.NextFrameAsync(1000, CancellationToken.None));
+        Assert.Equal(7, _playback.Position, 6);
+    }
+
+    [Fact]
+    public async Task PlayingPastTheEndStopsAtTheEnd()
+    {
+        var owner = await Users.CreateOperatorAsync(_factory.Services, "replay-end@test.local");
+        var id = await SpikeMeasurement.CreateAsync(_factory.Services, owner.Id);
+        Assert.True(await _playback.LoadReplayAsync(new Requester(owner.Id, owner.Email!, IsAdmin: false), id, CancellationToken.None));
+        _playback.Seek(9);
+        _playback.SetSpeed(100);
+        _playback.Play();
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        var last = await _playback.NextFrameAsync(1000, CancellationToken.None);
+
+        Assert.NotNull(last);
+        Assert.True(_playback.Paused);
+        Assert.Equal(10, _playback.Position, 6);
+        Assert.InRange(last.X[0][^1], 9.98, 10.0);
+    }
+
+    [Fact]
+    public async Task ASimulationPlaysTheDeviceSignalWithoutStoringAnything()
+    {
+        var engine = _factory.Services.GetRequiredService<MeasurementEngine>();
+        var admin = new Requester("admin", AppFactory.AdminEmail, IsAdmin: true);
+        var catalog = _factory.Services.GetRequiredService<MeasurementCatalog>();
+        var before = (await catalog.ListAsync(admin, new MeasurementQuery(), CancellationToken.None)).Total;
+
+        _playback.StartSimulation(engine.Devices[0], channels: 2, sampleRate: 1000);
+        Assert.False(_playback.Paused);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var frame = await _playback.NextFrameAsync(10_000, CancellationToken.None);
+
+        Assert.NotNull(frame);
+        Assert.Equal(2, frame.X.Length);
+        // 1 kHz over 10 000 columns of a 10 s window: one sample per column, so the frame holds the raw samples.
+        Assert.Equal(1000, frame.X[1].Count);
+        var expected = MeasureApp.Acquisition.Devices.SimulatedDriver.CreateBlock(engine.Devices[0], 2, 1000, 0, 1000, 0);
+        Assert.Equal(expected.Channel(1).ToArray(), frame.Y[1]);
+        expected.Release();
+        Assert.Empty(engine.GetRunning(admin));
+        Assert.Equal(before, (await catalog.ListAsync(admin, new MeasurementQuery(), CancellationToken.None)).Total);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _playback.DisposeAsync();
+        await _factory.DisposeAsync();
+    }
+}

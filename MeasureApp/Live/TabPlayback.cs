@@ -1,0 +1,406 @@
+using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Live;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.History;
+using MeasureApp.Identity;
+
+namespace MeasureApp.Live;
+
+/// <summary>What the tab plays: a stored measurement (REPLAY) or a private generator (SIMULATION).</summary>
+/// <param name="Name">Shown above the chart.</param>
+/// <param name="Channels">Channel names and units.</param>
+/// <param name="SampleRate">Samples per second per channel.</param>
+/// <param name="TotalSamples">Samples per channel available; null for an endless simulation.</param>
+/// <param name="MeasurementId">The stored measurement; null for a simulation.</param>
+public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Channels, double SampleRate, long? TotalSamples, Guid? MeasurementId)
+{
+    /// <summary>Length in seconds; null when endless.</summary>
+    public double? DurationSeconds => TotalSamples / SampleRate;
+}
+
+/// <summary>
+/// One tab's REPLAY / SIMULATION player (scoped to the circuit, like <see cref="UserSession"/>): its
+/// own <see cref="ReplayClock"/>, its own source and one chart. A loop at up to 60 Hz reads the samples
+/// between the last frame and the clock's position, reduces them to min/max per pixel column and awaits
+/// the chart's update before the next one. Nothing here touches the engine, and a simulation is never stored.
+/// </summary>
+public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, CurrentUser currentUser, TimeProvider time, ILogger<TabPlayback> logger) : IAsyncDisposable
+{
+    /// <summary>Time span one chart shows; decides the column size.</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
+    // Caps one simulated block so a long stall can never allocate without bound.
+    private const int MaxSamplesPerStep = 1 << 20;
+
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ReplayClock _clock = new(time);
+    private DeviceOptions? _simDevice;
+    private long _nextIndex;
+    private Renderer? _renderer;
+    private Task? _loop;
+
+    /// <summary>The loaded source, or null.</summary>
+    public PlaybackSource? Source { get; private set; }
+
+    /// <summary>Bumped whenever the chart must start empty (new source, seek).</summary>
+    public int Generation { get; private set; }
+
+    /// <summary>Playback speed.</summary>
+    public double Speed { get { lock (_gate) { return _clock.Speed; } } }
+
+    /// <summary>Whether playback is paused.</summary>
+    public bool Paused { get { lock (_gate) { return _clock.Paused; } } }
+
+    /// <summary>Clock position in measurement seconds (clipped to the end of a stored measurement).</summary>
+    public double Position
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var p = _clock.Position;
+                return Source?.DurationSeconds is { } d ? Math.Min(p, d) : p;
+            }
+        }
+    }
+
+    /// <summary>Raised when source, pause, speed or position change by the user (or the end is reached).</summary>
+    public event Action? Changed;
+
+    /// <summary>Loads a stored measurement of the logged-in user (admins: any) paused at 0; false = not found.</summary>
+    public async Task<bool> LoadReplayAsync(Guid measurementId, CancellationToken cancellationToken) =>
+        await LoadReplayAsync(await currentUser.GetAsync(), measurementId, cancellationToken);
+
+    /// <summary>Loads a stored measurement <paramref name="requester"/> may see, paused at 0; false = not found.</summary>
+    public async Task<bool> LoadReplayAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
+    {
+        var record = await catalog.FindAsync(requester, measurementId, cancellationToken);
+        if (record is null || record.DataExpired || record.SampleRate <= 0)
+        {
+            return false;
+        }
+        var source = new PlaybackSource(record.Name, HistoryService.Channels(record), record.SampleRate, record.SampleCount, record.Id);
+        SetSource(source, null);
+        return true;
+    }
+
+    /// <summary>Starts a private simulation of <paramref name="device"/>'s signal model, playing from 0.</summary>
+    public void StartSimulation(DeviceOptions device, int channels, double sampleRate)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(channels, 8);
+        if (!double.IsFinite(sampleRate) || sampleRate <= 0 || sampleRate > 1_000_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "The sample rate must be between 0 and 1 MHz.");
+        }
+        var names = Enumerable.Range(0, channels).Select(c => device.Channels.Count > 0
+            ? new ChannelInfo(device.Channels[c % device.Channels.Count].Name ?? $"ch{c + 1}", device.Channels[c % device.Channels.Count].Unit)
+            : new ChannelInfo($"ch{c + 1}", "V")).ToList();
+        SetSource(new PlaybackSource($"Simulation · {device.Name ?? device.Id}", names, sampleRate, null, null), device);
+        Play();
+    }
+
+    /// <summary>Unloads the source (leaving REPLAY / SIMULATION).</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            Source = null;
+            _simDevice = null;
+            _clock.Pause();
+            _clock.Seek(0);
+            Generation++;
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>Plays from the current position (from 0 again when at the end).</summary>
+    public void Play()
+    {
+        lock (_gate)
+        {
+            if (Source?.DurationSeconds is { } d && _clock.Position >= d)
+            {
+                SeekLocked(0);
+            }
+            _clock.Resume();
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>Pauses this tab's playback only.</summary>
+    public void Pause()
+    {
+        lock (_gate)
+        {
+            _clock.Pause();
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>Sets this tab's speed (0.1 – 100).</summary>
+    public void SetSpeed(double speed)
+    {
+        lock (_gate)
+        {
+            _clock.SetSpeed(speed);
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>Jumps to <paramref name="seconds"/>; the chart restarts with the window before it.</summary>
+    public void Seek(double seconds)
+    {
+        lock (_gate)
+        {
+            var d = Source?.DurationSeconds ?? double.MaxValue;
+            SeekLocked(Math.Clamp(seconds, 0, d));
+        }
+        Changed?.Invoke();
+    }
+
+    private void SeekLocked(double seconds)
+    {
+        _clock.Seek(seconds);
+        Generation++;
+    }
+
+    private void SetSource(PlaybackSource source, DeviceOptions? simDevice)
+    {
+        lock (_gate)
+        {
+            Source = source;
+            _simDevice = simDevice;
+            _clock.Pause();
+            _clock.SetSpeed(1);
+            SeekLocked(0);
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>
+    /// Connects the tab's chart; frames start with the window before the current position.
+    /// Only the newest chart is fed; disposing an older one does nothing.
+    /// </summary>
+    public IDisposable Attach(int pixelWidth, Func<LiveFrame, Task> render)
+    {
+        ArgumentNullException.ThrowIfNull(render);
+        var renderer = new Renderer(this, Math.Max(1, pixelWidth), render);
+        lock (_gate)
+        {
+            _renderer = renderer;
+            if (Source is { } s)
+            {
+                _nextIndex = Math.Max(0, (long)((_clock.Position - Window.TotalSeconds) * s.SampleRate));
+            }
+            _loop ??= LoopAsync(_stop.Token);
+        }
+        return renderer;
+    }
+
+    /// <summary>
+    /// The frame covering everything from the previous step up to the clock's position, or null when
+    /// nothing new is due. Public so that tests can step the player without a browser.
+    /// </summary>
+    public async Task<LiveFrame?> NextFrameAsync(int pixelWidth, CancellationToken cancellationToken)
+    {
+        PlaybackSource? source;
+        DeviceOptions? device;
+        long from;
+        long to;
+        long perColumn;
+        var reachedEnd = false;
+        lock (_gate)
+        {
+            source = Source;
+            device = _simDevice;
+            if (source is null)
+            {
+                return null;
+            }
+            perColumn = Math.Max(1, (long)(Window.TotalSeconds * source.SampleRate / Math.Max(1, pixelWidth)));
+            // Whole columns only, so a column is never split over two frames (except the last one).
+            var target = (long)(_clock.Position * source.SampleRate) / perColumn * perColumn;
+            if (source.TotalSamples is { } total && (long)(_clock.Position * source.SampleRate) >= total)
+            {
+                target = total;
+                reachedEnd = !_clock.Paused;
+                if (reachedEnd)
+                {
+                    _clock.Pause();
+                    _clock.Seek(total / source.SampleRate);
+                }
+            }
+            // After a long stall only the visible window is worth sending.
+            var windowSamples = (long)(Window.TotalSeconds * source.SampleRate);
+            from = Math.Max(_nextIndex, (target - windowSamples) / perColumn * perColumn);
+            to = target;
+            if (to > from)
+            {
+                _nextIndex = to;
+            }
+        }
+        if (reachedEnd)
+        {
+            Changed?.Invoke();
+        }
+        if (to <= from)
+        {
+            return null;
+        }
+        var grid = new MinMaxColumns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate);
+        if (device is not null)
+        {
+            for (var at = from; at < to; at += MaxSamplesPerStep)
+            {
+                var count = (int)Math.Min(MaxSamplesPerStep, to - at);
+                var block = SimulatedDriver.CreateBlock(device, grid.Channels, source.SampleRate, at, count, 0);
+                try
+                {
+                    for (var c = 0; c < grid.Channels; c++)
+                    {
+                        grid.Add(c, at, block.Channel(c));
+                    }
+                }
+                finally
+                {
+                    block.Release();
+                }
+            }
+        }
+        else
+        {
+            await foreach (var segment in store.ReadRawAsync(source.MeasurementId!.Value, from, to, null, cancellationToken))
+            {
+                for (var k = 0; k < Math.Min(grid.Channels, segment.Channels.Count); k++)
+                {
+                    grid.Add(k, segment.FirstIndex, segment.Channel(k));
+                }
+            }
+        }
+        return grid.ToFrame(to - from);
+    }
+
+    private async Task LoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / UserSession.MaxFramesPerSecond), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var renderer = Volatile.Read(ref _renderer);
+                if (renderer is null)
+                {
+                    continue;
+                }
+                var frame = await NextFrameAsync(renderer.PixelWidth, ct);
+                if (frame is not null && frame.PointCount > 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    await renderer.Render(frame);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Circuit closed.
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A disconnected circuit makes the JS call fail; the player ends with it.
+            logger.LogDebug(ex, "Playback loop ended");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            await _loop;
+        }
+        _stop.Dispose();
+    }
+
+    private sealed class Renderer(TabPlayback owner, int pixelWidth, Func<LiveFrame, Task> render) : IDisposable
+    {
+        public int PixelWidth { get; } = pixelWidth;
+
+        public Func<LiveFrame, Task> Render { get; } = render;
+
+        public void Dispose()
+        {
+            lock (owner._gate)
+            {
+                if (ReferenceEquals(owner._renderer, this))
+                {
+                    owner._renderer = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>Min and max per column of <c>perColumn</c> samples, aligned to absolute sample indices.</summary>
+    private sealed class MinMaxColumns(int channels, long perColumn, double sampleRate)
+    {
+        private readonly LiveFrame _frame = new(channels);
+        private readonly long[] _column = Enumerable.Repeat(-1L, channels).ToArray();
+        private readonly float[] _min = new float[channels];
+        private readonly float[] _max = new float[channels];
+
+        public int Channels => channels;
+
+        public void Add(int channel, long firstIndex, ReadOnlySpan<float> values)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                var column = (firstIndex + i) / perColumn;
+                if (column != _column[channel])
+                {
+                    Flush(channel);
+                    _column[channel] = column;
+                    _min[channel] = float.PositiveInfinity;
+                    _max[channel] = float.NegativeInfinity;
+                }
+                var v = values[i];
+                if (v < _min[channel])
+                {
+                    _min[channel] = v;
+                }
+                if (v > _max[channel])
+                {
+                    _max[channel] = v;
+                }
+            }
+        }
+
+        private void Flush(int channel)
+        {
+            if (_column[channel] < 0)
+            {
+                return;
+            }
+            var t = _column[channel] * perColumn / sampleRate;
+            _frame.X[channel].Add(t);
+            _frame.Y[channel].Add(_min[channel]);
+            if (_max[channel] != _min[channel])
+            {
+                _frame.X[channel].Add(t + (perColumn * 0.5 / sampleRate));
+                _frame.Y[channel].Add(_max[channel]);
+            }
+        }
+
+        public LiveFrame ToFrame(long samples)
+        {
+            for (var c = 0; c < channels; c++)
+            {
+                Flush(c);
+            }
+            return _frame;
+        }
+    }
+}
