@@ -53,6 +53,34 @@ public sealed class MeasurementDetailBrowserTests(BrowserFixture browser) : ICla
     }
 
     [Fact]
+    public async Task TheExportButtonDownloadsTheMeasurementAsCsv()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services);
+        var id = await SpikeMeasurement.CreateAsync(browser.Factory.Services, op.Id, "Export me", op.Email);
+        var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
+        await page.WaitForFunctionAsync($"() => ({ChartSummaryJs})() !== null");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#export-csv"));
+        var path = await download.PathAsync();
+
+        Assert.EndsWith(".csv", download.SuggestedFilename, StringComparison.Ordinal);
+        using var reader = new StreamReader(path);
+        var header = await reader.ReadLineAsync();
+        Assert.StartsWith("time,", header, StringComparison.Ordinal);
+        var rows = 0;
+        var sawSpike = false;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            rows++;
+            sawSpike |= line.EndsWith("," + SpikeMeasurement.SpikeValue.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        }
+        Assert.Equal(SpikeMeasurement.Samples, rows);
+        Assert.True(sawSpike, "the single-sample spike is in the export");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task AnotherUserOpeningTheSameAddressSeesNotFoundAndNoChart()
     {
         var owner = await Users.CreateOperatorAsync(browser.Factory.Services);
