@@ -15,16 +15,26 @@ public abstract class MudTestContext : IAsyncLifetime
     {
         Context.JSInterop.Mode = JSRuntimeMode.Loose;
         Context.Services.AddMudServices();
-        // Selects and menus render their lists into the popover provider.
-        Context.Render<MudBlazor.MudPopoverProvider>();
     }
 
     protected BunitContext Context { get; } = new();
 
+    private bool _popoverRendered;
+
+    /// <summary>Renders a component; the first call also renders the popover provider (selects and menus render into it),
+    /// so derived classes can still add services in their constructors.</summary>
     protected IRenderedComponent<T> Render<T>(Action<ComponentParameterCollectionBuilder<T>> parameters)
-        where T : Microsoft.AspNetCore.Components.IComponent => Context.Render(parameters);
+        where T : Microsoft.AspNetCore.Components.IComponent
+    {
+        if (!_popoverRendered)
+        {
+            Context.Render<MudBlazor.MudPopoverProvider>();
+            _popoverRendered = true;
+        }
+        return Context.Render(parameters);
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync() => await Context.DisposeAsync();
+    public virtual async Task DisposeAsync() => await Context.DisposeAsync();
 }
