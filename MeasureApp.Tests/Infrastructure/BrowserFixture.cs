@@ -64,11 +64,15 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Where screenshots go: docs/screenshots at the repository root.</summary>
     public static string ScreenshotPath(string name)
     {
-        var dir = FindRepositoryRoot(AppContext.BaseDirectory) ?? FindRepositoryRoot(Directory.GetCurrentDirectory());
+        // Builds with --artifacts-path put the binaries outside the repository: fall back to where this source file lives.
+        var dir = FindRepositoryRoot(AppContext.BaseDirectory) ?? FindRepositoryRoot(Directory.GetCurrentDirectory())
+            ?? FindRepositoryRoot(Path.GetDirectoryName(SourceFile()) ?? ".");
         var target = Path.Combine(dir?.FullName ?? Path.GetTempPath(), "docs", "screenshots");
         Directory.CreateDirectory(target);
         return Path.Combine(target, name);
     }
+
+    private static string SourceFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 
     private static DirectoryInfo? FindRepositoryRoot(string start)
     {
