@@ -75,6 +75,7 @@ public static class MeasureAppExtensions
             dataProtection.PersistKeysToStackExchangeRedis(multiplexer, "measureapp:dataprotection-keys");
             health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
             services.AddHostedService<RedisStartupCheck>();
+            services.AddRedisCoordination();
         }
         else
         {

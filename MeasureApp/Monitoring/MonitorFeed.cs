@@ -15,11 +15,12 @@ public sealed record MonitorSample(DateTimeOffset At, IReadOnlyList<MonitorRow> 
 /// Feeds the admin Monitor page once a second (scoped per circuit: the loop lives here, not in the
 /// component). Reads the accountant's snapshot and the circuit registry; holds counts only.
 /// </summary>
-public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger) : IAsyncDisposable
+public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, PresenceTracker presence, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger) : IAsyncDisposable
 {
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private int _disposed;
 
     /// <summary>Takes one sample now.</summary>
     public async Task<MonitorSample> SampleAsync(CancellationToken cancellationToken)
@@ -42,7 +43,10 @@ public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry c
             .Concat(names.Where(n => usage.All(u => u.UserId != n.Key)).Select(n => new MonitorRow(n.Key, n.Value.Name, new UserUsage { UserId = n.Key }, n.Value.Count)))
             .OrderByDescending(r => r.Usage.ValuesPerSecond).ThenBy(r => r.UserName, StringComparer.Ordinal)
             .ToList();
-        return new MonitorSample(time.GetUtcNow(), rows, names.Count, tabs.Count);
+        // Active users and open tabs come from presence: with Redis they count every instance's tabs,
+        // while the per-user rows (resource use) are this instance's.
+        var now = presence.Now();
+        return new MonitorSample(time.GetUtcNow(), rows, now.ActiveUsers, now.OpenTabs);
     }
 
     /// <summary>Starts calling <paramref name="onSample"/> every second until disposed.</summary>
@@ -74,6 +78,11 @@ public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry c
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The page disposes it, and so does the circuit's DI scope afterwards.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         if (_loop is not null)
         {

@@ -1,3 +1,4 @@
+using MeasureApp.Coordination;
 using MeasureApp.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -18,7 +19,11 @@ public sealed class PresenceSnapshotRecord
 /// <param name="OpenTabs">Open tabs (circuits) on this instance.</param>
 /// <param name="UsersPerPage">Active users per page path.</param>
 /// <param name="SessionsPerUser">Open tabs per active user (by name).</param>
-public sealed record PresenceNow(DateTimeOffset At, int ActiveUsers, int OpenTabs, IReadOnlyDictionary<string, int> UsersPerPage, IReadOnlyDictionary<string, int> SessionsPerUser);
+/// <param name="Degraded">True when Redis is configured but unreachable: the counts cover this instance only.</param>
+/// <param name="DegradedReason">Why the answer is degraded, for the operator.</param>
+/// <param name="Instances">Instances the counts cover.</param>
+public sealed record PresenceNow(DateTimeOffset At, int ActiveUsers, int OpenTabs, IReadOnlyDictionary<string, int> UsersPerPage, IReadOnlyDictionary<string, int> SessionsPerUser,
+    bool Degraded = false, string? DegradedReason = null, int Instances = 1);
 
 /// <summary>Current, peak and average concurrent users over one period.</summary>
 public sealed record PresencePeriod(string Period, int Peak, double Average, int Samples);
@@ -27,11 +32,12 @@ public sealed record PresencePeriod(string Period, int Peak, double Average, int
 public sealed record PresenceReport(PresenceNow Now, IReadOnlyList<PresencePeriod> Periods);
 
 /// <summary>
-/// Presence from the circuit registry: a user is active when any of their tabs was seen within
-/// the last 60 s (heartbeats every 15 s). In-process; a Redis sorted-set implementation for
-/// several instances is the next step (issue 5).
+/// Presence: a user is active when any of their tabs was seen within the last 60 s (heartbeats
+/// every 15 s). This instance's tabs come from the circuit registry; with Redis configured the other
+/// instances' tabs come from the <see cref="RedisPresenceStore"/>'s last read, and while Redis is
+/// unreachable the answer is this instance's only and says so (<see cref="PresenceNow.Degraded"/>).
 /// </summary>
-public sealed class PresenceTracker(CircuitRegistry circuits, IDbContextFactory<AppDbContext> contexts, TimeProvider time)
+public sealed class PresenceTracker(CircuitRegistry circuits, IDbContextFactory<AppDbContext> contexts, TimeProvider time, RedisPresenceStore? shared = null)
 {
     /// <summary>A user counts as active while a tab was seen within this window.</summary>
     public static readonly TimeSpan ActiveWindow = TimeSpan.FromSeconds(60);
@@ -43,23 +49,41 @@ public sealed class PresenceTracker(CircuitRegistry circuits, IDbContextFactory<
     public PresenceNow Now()
     {
         var now = time.GetUtcNow();
-        var tabs = circuits.All;
-        var active = tabs.Where(c => now - c.LastSeen <= ActiveWindow).ToList();
+        IEnumerable<TabSighting> tabs = [.. circuits.All.Select(c => new TabSighting("", c.UserId, c.UserName, c.Page, c.LastSeen))];
+        var remote = shared?.Remote;
+        if (remote is not null)
+        {
+            tabs = tabs.Concat(remote.Tabs);
+        }
+        var all = tabs.ToList();
+        var active = all.Where(c => now - c.LastSeen <= ActiveWindow).ToList();
+        var degraded = shared is not null && remote is null;
         return new PresenceNow(
             now,
             active.Select(c => c.UserId).Distinct(StringComparer.Ordinal).Count(),
-            tabs.Count,
+            all.Count,
             active.GroupBy(c => "/" + (c.Page ?? "").Split('?')[0]).ToDictionary(g => g.Key, g => g.Select(c => c.UserId).Distinct(StringComparer.Ordinal).Count()),
-            active.GroupBy(c => c.UserName).ToDictionary(g => g.Key, g => g.Count()));
+            active.GroupBy(c => c.UserName).ToDictionary(g => g.Key, g => g.Count()),
+            degraded,
+            degraded ? RedisPresenceStore.UnreachableReason : null,
+            remote?.Instances ?? 1);
     }
 
-    /// <summary>Stores one snapshot of the current counts.</summary>
-    public async Task SnapshotAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores one snapshot of the current counts. With several instances only the one that claims
+    /// the 10-s slot in Redis stores it; false when another instance did.
+    /// </summary>
+    public async Task<bool> SnapshotAsync(CancellationToken cancellationToken)
     {
         var now = Now();
+        if (shared is not null && !await shared.ClaimSnapshotAsync(now.At))
+        {
+            return false;
+        }
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         db.Set<PresenceSnapshotRecord>().Add(new PresenceSnapshotRecord { At = now.At, ActiveUsers = now.ActiveUsers, OpenTabs = now.OpenTabs });
         await db.SaveChangesAsync(cancellationToken);
+        return true;
     }
 
     /// <summary>Current counts plus peak and average over 1 h / 24 h / 7 d from stored snapshots.</summary>

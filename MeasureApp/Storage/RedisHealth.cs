@@ -3,18 +3,27 @@ using StackExchange.Redis;
 
 namespace MeasureApp.Storage;
 
-/// <summary>Ready only while Redis answers a PING.</summary>
+/// <summary>
+/// Ready only while Redis answers a PING within 2 s. While it does not, the app keeps serving
+/// (limits on the database, presence of this instance only); this check is what reports it.
+/// </summary>
 public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
 {
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
     /// <inheritdoc />
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (!redis.IsConnected)
+        {
+            return HealthCheckResult.Unhealthy("Redis is not connected; limits use the database and presence this instance only.");
+        }
         try
         {
-            var latency = await redis.GetDatabase().PingAsync();
+            var latency = await redis.GetDatabase().PingAsync().WaitAsync(Timeout, cancellationToken);
             return HealthCheckResult.Healthy($"PING {latency.TotalMilliseconds:0.0} ms");
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return HealthCheckResult.Unhealthy("Redis does not answer.", ex);
         }
