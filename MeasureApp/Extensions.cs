@@ -133,6 +133,7 @@ public static class MeasureAppExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddScoped<UserSession>();
+        services.AddLiveRelay(builder.Configuration);
         services.AddScoped<TabPlayback>();
         services.AddScoped<CurrentUser>();
 

@@ -11,7 +11,7 @@ namespace MeasureApp.Acquisition.Live;
 /// dropped and counted; storage is never affected. Events are never dropped with a frame: they
 /// ride along on the next one.
 /// </summary>
-public sealed class LiveSubscription : IDisposable
+public sealed class LiveSubscription : ILiveFeed
 {
     // Bounds what a reader that never reads can pile up in carried events (events are rare: spikes).
     private const int MaxCarriedEvents = 1024;

@@ -3,6 +3,7 @@ using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Identity;
 using MeasureApp.Limits;
+using MeasureApp.Relay;
 
 namespace MeasureApp.Live;
 
@@ -11,14 +12,19 @@ namespace MeasureApp.Live;
 /// <param name="LatencyMs">Newest sample's age when its update completed in the browser.</param>
 /// <param name="DroppedFrames">Frames the buffer dropped because this tab was slower.</param>
 /// <param name="SamplesPerSecond">Raw samples per channel per second arriving.</param>
-public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long DroppedFrames, double SamplesPerSecond);
+/// <param name="Throttled">Renders were held back in this period by the user's live bandwidth limit.</param>
+public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long DroppedFrames, double SamplesPerSecond, bool Throttled = false);
 
 /// <summary>
 /// One browser tab's session (scoped to the Blazor circuit): its own subscriptions, display state
 /// and drain loop. The loop runs at up to 60 Hz and awaits each chart's update before sending the
-/// next, so a slow browser gets fewer, larger frames and never a growing queue.
+/// next, so a slow browser gets fewer, larger frames and never a growing queue. Over the user's live
+/// bandwidth limit (<paramref name="bandwidth"/>) renders are skipped and frames merge. With the
+/// relay (<paramref name="relay"/>, Redis configured) the user's measurements running on other
+/// instances are listed and watched the same way.
 /// </summary>
-public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger, ResourceAccountant? accountant = null) : IAsyncDisposable
+public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger,
+    ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
@@ -27,16 +33,22 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     private readonly CancellationTokenSource _stop = new();
     private List<Attachment> _attachments = [];
     private Task? _loop;
+    private long _drainTicks;
 
     private TimeProvider Time => time;
 
     private ResourceAccountant? Accountant => accountant;
+
+    private LiveBandwidthGovernor? Bandwidth => bandwidth;
 
     /// <summary>Whether the display is paused (recording goes on).</summary>
     public bool Paused { get; private set; }
 
     /// <summary>Visible time window of live charts.</summary>
     public TimeSpan Window { get; private set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Drain loop passes completed (tests step a fake clock tick by tick with it).</summary>
+    internal long DrainTicks => Interlocked.Read(ref _drainTicks);
 
     /// <summary>Raised when pause or window change, so controls and charts update.</summary>
     public event Action? DisplayChanged;
@@ -58,7 +70,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         Window = window;
         foreach (var a in Volatile.Read(ref _attachments))
         {
-            a.Subscription.ChangeView(new LiveView(a.Subscription.View.PixelWidth, window));
+            a.Feed.ChangeView(new LiveView(a.Feed.View.PixelWidth, window));
         }
         DisplayChanged?.Invoke();
     }
@@ -75,26 +87,53 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     public async Task<bool> StopAsync(Guid measurementId, CancellationToken cancellationToken) =>
         await engine.StopAsync(measurementId, await currentUser.GetAsync(), cancellationToken);
 
-    /// <summary>The user's running measurements.</summary>
-    public async Task<IReadOnlyList<MeasurementInfo>> GetRunningAsync() => engine.GetRunning(await currentUser.GetAsync());
+    /// <summary>The user's running measurements, on this instance and (with the relay) on the others.</summary>
+    public async Task<IReadOnlyList<MeasurementInfo>> GetRunningAsync()
+    {
+        var me = await currentUser.GetAsync();
+        var local = engine.GetRunning(me);
+        if (relay is null)
+        {
+            return local;
+        }
+        IReadOnlyList<MeasurementInfo> remote;
+        try
+        {
+            remote = await relay.ListRunningAsync(me, _stop.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // Other instances' measurements are a bonus; this instance's list stands on its own.
+            logger.LogWarning(ex, "Could not list measurements running on other instances");
+            return local;
+        }
+        return [.. local.Concat(remote.Where(r => local.All(l => l.Id != r.Id))).OrderBy(m => m.StartedAt)];
+    }
 
-    /// <summary>Watches the user's measurements starting and stopping.</summary>
-    public async Task<IDisposable> WatchAsync(Action<MeasurementInfo> onChange) =>
-        engine.Watch((await currentUser.GetAsync()).UserId, onChange);
+    /// <summary>Watches the user's measurements starting and stopping (with the relay: on any instance, within seconds).</summary>
+    public async Task<IDisposable> WatchAsync(Action<MeasurementInfo> onChange)
+    {
+        var me = await currentUser.GetAsync();
+        var local = engine.Watch(me.UserId, onChange);
+        return relay is null ? local : new Both(local, relay.WatchRunning(me with { IsAdmin = false }, onChange));
+    }
 
     /// <summary>
     /// Connects a chart to a running measurement. <paramref name="render"/> is awaited for every
     /// update; <paramref name="status"/> gets the chart's numbers about twice a second. Null when
-    /// the measurement is not running or not the user's.
+    /// the measurement is not running or not the user's. A measurement running on another instance
+    /// is relayed (when Redis is configured).
     /// </summary>
     public async Task<IDisposable?> AttachAsync(Guid measurementId, int pixelWidth, Func<LiveFrame, Task> render, Action<ChartStatus> status)
     {
-        var subscription = hub.Subscribe(measurementId, await currentUser.GetAsync(), new LiveView(pixelWidth, Window));
-        if (subscription is null)
+        var me = await currentUser.GetAsync();
+        var view = new LiveView(pixelWidth, Window);
+        var feed = hub.Subscribe(measurementId, me, view) ?? await WatchElsewhereAsync(me, measurementId, view);
+        if (feed is null)
         {
             return null;
         }
-        var attachment = new Attachment(this, subscription, render, status, time.GetTimestamp());
+        var attachment = new Attachment(this, feed, render, status, time.GetTimestamp());
         lock (_gate)
         {
             _attachments = [.. _attachments, attachment];
@@ -103,13 +142,31 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         return attachment;
     }
 
+    private async Task<ILiveFeed?> WatchElsewhereAsync(Requester me, Guid measurementId, LiveView view)
+    {
+        if (relay is null)
+        {
+            return null;
+        }
+        try
+        {
+            return await relay.WatchAsync(me, measurementId, view, _stop.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // The database being away makes a remote measurement "not found" for now, not a broken page.
+            logger.LogWarning(ex, "Could not look up measurement {Measurement} on other instances", measurementId);
+            return null;
+        }
+    }
+
     private void Detach(Attachment attachment)
     {
         lock (_gate)
         {
             _attachments = _attachments.FindAll(a => !ReferenceEquals(a, attachment));
         }
-        attachment.Subscription.Dispose();
+        attachment.Feed.Dispose();
     }
 
     private async Task DrainLoopAsync(CancellationToken ct)
@@ -123,6 +180,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 {
                     await a.DrainAsync(Paused, ct);
                 }
+                Interlocked.Increment(ref _drainTicks);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -146,42 +204,68 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         }
         foreach (var a in _attachments)
         {
-            a.Subscription.Dispose();
+            a.Feed.Dispose();
         }
         _stop.Dispose();
     }
 
-    private sealed class Attachment(UserSession session, LiveSubscription subscription, Func<LiveFrame, Task> render, Action<ChartStatus> status, long startTicks) : IDisposable
+    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            second.Dispose();
+        }
+    }
+
+    private sealed class Attachment(UserSession session, ILiveFeed feed, Func<LiveFrame, Task> render, Action<ChartStatus> status, long startTicks) : IDisposable
     {
         private long _windowStart = startTicks;
         private int _framesInWindow;
         private long _samplesAtWindowStart;
         private double _lastLatencyMs;
+        private bool _throttledInWindow;
+        // Frames taken from the buffer but not rendered yet (held back by the bandwidth limit).
+        private LiveFrame? _pending;
 
-        public LiveSubscription Subscription { get; } = subscription;
+        public ILiveFeed Feed { get; } = feed;
 
         public async Task DrainAsync(bool paused, CancellationToken ct)
         {
-            LiveFrame? merged = null;
-            while (Subscription.Frames.TryRead(out var frame))
+            while (Feed.Frames.TryRead(out var frame))
             {
-                if (merged is null)
+                if (_pending is null)
                 {
-                    merged = frame;
+                    _pending = frame;
                     continue;
                 }
-                merged.Append(frame);
+                _pending.Append(frame);
             }
-            if (merged is not null)
+            if (_pending is not null)
             {
-                if (!paused)
+                if (paused)
                 {
+                    _pending = null;
+                }
+                else if (session.Bandwidth is { } governor && !await governor.TryRenderAsync(Feed.UserId, ct))
+                {
+                    // Over budget: no render this tick. What waits is cut to the visible window, so it
+                    // stays bounded however long the limit holds it back.
+                    _throttledInWindow = true;
+                    TrimToWindow(_pending, Feed.View.Window);
+                }
+                else
+                {
+                    var merged = _pending;
+                    _pending = null;
                     ct.ThrowIfCancellationRequested();
                     await render(merged);
                     // Charged to the subscriber (the tab's user, not the measurement owner) after the
                     // render went through; the size is TrafficEstimate's per-point estimate, not a count
                     // of bytes on the wire.
-                    session.Accountant?.AddBytesToBrowser(Subscription.UserId, TrafficEstimate.BrowserBytes(merged));
+                    var bytes = TrafficEstimate.BrowserBytes(merged);
+                    session.Accountant?.AddBytesToBrowser(Feed.UserId, bytes);
+                    session.Bandwidth?.Charge(Feed.UserId, bytes);
                     _framesInWindow++;
                     var nowNs = session.Time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
                     _lastLatencyMs = (nowNs - merged.NewestSampleNs) / 1e6;
@@ -190,11 +274,31 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
             var elapsed = session.Time.GetElapsedTime(_windowStart);
             if (elapsed >= TimeSpan.FromMilliseconds(500))
             {
-                var samples = Subscription.SamplesSeen;
-                status(new ChartStatus(_framesInWindow / elapsed.TotalSeconds, _lastLatencyMs, Subscription.DroppedFrames, (samples - _samplesAtWindowStart) / elapsed.TotalSeconds));
+                var samples = Feed.SamplesSeen;
+                status(new ChartStatus(_framesInWindow / elapsed.TotalSeconds, _lastLatencyMs, Feed.DroppedFrames, (samples - _samplesAtWindowStart) / elapsed.TotalSeconds, _throttledInWindow));
                 _framesInWindow = 0;
+                _throttledInWindow = false;
                 _samplesAtWindowStart = samples;
                 _windowStart = session.Time.GetTimestamp();
+            }
+        }
+
+        private static void TrimToWindow(LiveFrame frame, TimeSpan window)
+        {
+            for (var c = 0; c < frame.X.Length; c++)
+            {
+                var xs = frame.X[c];
+                if (xs.Count == 0)
+                {
+                    continue;
+                }
+                var cutoff = xs[^1] - window.TotalSeconds;
+                var keepFrom = xs.FindIndex(x => x >= cutoff);
+                if (keepFrom > 0)
+                {
+                    xs.RemoveRange(0, keepFrom);
+                    frame.Y[c].RemoveRange(0, keepFrom);
+                }
             }
         }
 

@@ -1,0 +1,30 @@
+using MeasureApp.Live;
+using MeasureApp.Relay;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registration of what shapes live delivery beyond one tab.</summary>
+public static class LiveDeliveryExtensions
+{
+    /// <summary>
+    /// The per-user live bandwidth governor, always; with <c>ConnectionStrings:Redis</c> set also the
+    /// cross-instance relay (both its acquiring and its watching side). Without Redis nothing else changes.
+    /// </summary>
+    public static IServiceCollection AddLiveRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.TryAddSingleton<LiveBandwidthGovernor>();
+        if (string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis")))
+        {
+            return services;
+        }
+        services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.SectionName)
+            .Validate(o => o.Problem() is null, $"{RelayOptions.SectionName} is invalid: see its Prefix, Lease, RenewInterval, FramesPerSecond and BufferFrames.")
+            .ValidateOnStart();
+        services.AddSingleton<LiveRelayClient>();
+        services.AddSingleton<LiveRelayHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<LiveRelayHost>());
+        return services;
+    }
+}
