@@ -22,6 +22,14 @@ public sealed class LimitsValidationTests : IDisposable
     }
 
     [Fact]
+    public void BandwidthIsRefusedInTheUnitThePageUses()
+    {
+        var errors = new LimitOverrides { MaxLiveBytesPerSecond = 5_000 }.Validate();
+
+        Assert.Equal(["Live bandwidth must be between 0.01 and 1,000 MB/s (got 0.005 MB/s)."], errors);
+    }
+
+    [Fact]
     public void EmptyOverridesAreValid() => Assert.Empty(new LimitOverrides().Validate());
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeasureApp.Acquisition;
 using MeasureApp.Data;
 using Microsoft.EntityFrameworkCore;
@@ -64,7 +65,11 @@ public sealed record LimitOverrides
         Check(errors, MaxParallelMeasurements, 1, 64, "Parallel measurements");
         Check(errors, MaxSampleRate, 100, 100_000, "Sample rate [Hz]");
         Check(errors, MaxChannels, 1, 8, "Channels");
-        Check(errors, MaxLiveBytesPerSecond, 10_000, 1_000_000_000, "Live bandwidth [bytes/s]");
+        // Stored in bytes/s, entered and shown in MB/s: the message speaks the page's unit.
+        if (MaxLiveBytesPerSecond is { } bw && (bw < 10_000 || bw > 1_000_000_000))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Live bandwidth must be between 0.01 and 1,000 MB/s (got {bw / 1e6:0.###} MB/s)."));
+        }
         Check(errors, MaxSessions, 1, 1000, "Open tabs");
         if (MaxDuration is { } d && (d < TimeSpan.FromSeconds(1) || d > TimeSpan.FromDays(30)))
         {
