@@ -165,6 +165,7 @@ public static class MeasureAppExtensions
         app.MapAccountEndpoints();
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapExportEndpoints();
+        MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.Json;
+using MeasureApp.Acquisition;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Data;
+using MeasureApp.History;
+using MeasureApp.Identity;
+using MeasureApp.Limits;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace MeasureApp.Api;
+
+/// <summary>
+/// The measurements REST API under cookie authentication:
+/// <c>GET /api/measurements</c> (own; admins everyone's, <c>?owner=</c>), <c>GET /api/measurements/{id}</c>,
+/// <c>POST /api/measurements</c>, <c>POST /api/measurements/{id}/stop</c>, <c>DELETE /api/measurements/{id}</c>.
+/// Ownership is decided by <see cref="MeasurementCatalog"/> and <see cref="MeasurementEngine"/>: another
+/// user's id answers exactly like an unknown one (404).
+/// </summary>
+/// <remarks>
+/// CSRF: these endpoints read no form and take no antiforgery token. Every POST must carry
+/// <c>Content-Type: application/json</c> (else 415), which a cross-site page can only send after a CORS
+/// preflight that this app never grants; DELETE is preflighted anyway. The auth cookie is also
+/// SameSite=Lax, so cross-site POSTs arrive without it.
+/// </remarks>
+public static class MeasurementEndpoints
+{
+    /// <summary>Maps the endpoints.</summary>
+    public static IEndpointRouteBuilder MapMeasurementEndpoints(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var group = app.MapGroup("/api/measurements").RequireAuthorization().AddEndpointFilter(RequireJsonOnPost);
+        group.MapGet("", ListAsync);
+        group.MapGet("/{id:guid}", GetAsync);
+        group.MapPost("", StartAsync);
+        group.MapPost("/{id:guid}/stop", StopAsync);
+        group.MapDelete("/{id:guid}", DeleteAsync);
+        return app;
+    }
+
+    private static async ValueTask<object?> RequireJsonOnPost(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var request = context.HttpContext.Request;
+        if (HttpMethods.IsPost(request.Method) && !request.HasJsonContentType())
+        {
+            return TypedResults.Problem(title: "Unsupported content type",
+                detail: "Send Content-Type: application/json (also for a POST without a body).",
+                statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+        return await next(context);
+    }
+
+    private static async Task<Results<Ok<MeasurementListResource>, ProblemHttpResult>> ListAsync(
+        HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine,
+        int? page, int? pageSize, string? sort, bool? descending, string? search, string? owner)
+    {
+        var me = Me(http);
+        if (pageSize is < 1 or > 200 || page is < 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Bad query", "page must be 0 or more and pageSize between 1 and 200.");
+        }
+        var result = await catalog.ListAsync(me, new MeasurementQuery
+        {
+            Page = page ?? 0,
+            PageSize = pageSize ?? 25,
+            SortBy = sort,
+            Descending = descending ?? true,
+            Search = search,
+            OwnerId = owner,
+        }, http.RequestAborted);
+        return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => MeasurementResource.From(r, engine.Find(r.Id, me)))], result.Total));
+    }
+
+    private static async Task<Results<Ok<MeasurementResource>, ProblemHttpResult>> GetAsync(
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine)
+    {
+        var me = Me(http);
+        return await catalog.FindAsync(me, id, http.RequestAborted) is { } record
+            ? TypedResults.Ok(MeasurementResource.From(record, engine.Find(id, me)))
+            : NotFound();
+    }
+
+    private static async Task<Results<Created<MeasurementResource>, ValidationProblem, ProblemHttpResult>> StartAsync(
+        HttpContext http, MeasurementEngine engine, LimitsService limits)
+    {
+        var me = Me(http);
+        StartMeasurementBody? body;
+        try
+        {
+            body = await http.Request.ReadFromJsonAsync<StartMeasurementBody>(http.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"Not valid JSON here: {ex.Message}"] });
+        }
+        var errors = Validate(body, engine);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        var request = new StartRequest
+        {
+            DeviceId = body!.Device!,
+            Name = body.Name!,
+            Channels = body.Channels!.Value,
+            SampleRate = body.SampleRate!.Value,
+            Duration = body.DurationSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
+        };
+        var userLimits = await limits.GetAsync(me.UserId, http.RequestAborted);
+        var result = await engine.StartAsync(me, userLimits, request, http.RequestAborted);
+        // The engine refuses with a sentence that states the numbers ("You are running 4 of 4 allowed
+        // measurements."); the request itself was well-formed, so it is a conflict with the user's limits.
+        return result.Measurement is { } started
+            ? TypedResults.Created($"/api/measurements/{started.Id}", MeasurementResource.From(started))
+            : Problem(StatusCodes.Status409Conflict, "Measurement not started", result.Error ?? "Refused.");
+    }
+
+    private static async Task<Results<Ok<MeasurementResource>, ProblemHttpResult>> StopAsync(
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine)
+    {
+        var me = Me(http);
+        var ct = http.RequestAborted;
+        var stopped = await engine.StopAsync(id, me, ct);
+        var record = await catalog.FindAsync(me, id, ct);
+        if (record is null)
+        {
+            return NotFound();
+        }
+        if (stopped)
+        {
+            return TypedResults.Ok(MeasurementResource.From(record, null));
+        }
+        return record.State == MeasurementState.Stopped
+            ? Problem(StatusCodes.Status409Conflict, "Not running", "The measurement has already stopped.")
+            : Problem(StatusCodes.Status409Conflict, "Running elsewhere", "The measurement runs on another instance; stop it there.");
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, IDbContextFactory<AppDbContext> contexts)
+    {
+        var me = Me(http);
+        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, contexts, http.RequestAborted);
+        return outcome switch
+        {
+            DeletionOutcome.Deleted => TypedResults.NoContent(),
+            DeletionOutcome.NotFound => NotFound(),
+            DeletionOutcome.NotOwner => Problem(StatusCodes.Status403Forbidden, "Not yours", "Only the owner deletes a measurement."),
+            _ => Problem(StatusCodes.Status409Conflict, "Still running", "Stop the measurement before deleting it."),
+        };
+    }
+
+    private static Dictionary<string, string[]> Validate(StartMeasurementBody? body, MeasurementEngine engine)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (body is null)
+        {
+            errors["body"] = ["A JSON object with device, channels, sampleRate and name is required."];
+            return errors;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        if (string.IsNullOrWhiteSpace(body.Device))
+        {
+            errors["device"] = ["The device is required."];
+        }
+        else if (!engine.Devices.Any(d => string.Equals(d.Id, body.Device, StringComparison.Ordinal)))
+        {
+            errors["device"] = [$"Unknown device '{body.Device}'. Known: {string.Join(", ", engine.Devices.Select(d => d.Id))}."];
+        }
+        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Trim().Length > 100)
+        {
+            errors["name"] = ["The name must have 1 to 100 characters."];
+        }
+        if (body.Channels is not { } channels || channels < 1 || channels > MeasurementLimits.MaxChannels)
+        {
+            errors["channels"] = [string.Create(inv, $"Channels must be between 1 and {MeasurementLimits.MaxChannels} (got {body.Channels?.ToString(inv) ?? "nothing"}).")];
+        }
+        if (body.SampleRate is not { } rate || !double.IsFinite(rate) || rate < MeasurementLimits.MinSampleRate || rate > MeasurementLimits.MaxSampleRate)
+        {
+            errors["sampleRate"] = [string.Create(inv, $"The sample rate must be between {MeasurementLimits.MinSampleRate} and {MeasurementLimits.MaxSampleRate} Hz (got {body.SampleRate?.ToString(inv) ?? "nothing"}).")];
+        }
+        if (body.DurationSeconds is { } seconds && (!double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.FromDays(30).TotalSeconds))
+        {
+            errors["durationSeconds"] = [string.Create(inv, $"The duration must be more than 0 and at most 30 days in seconds (got {seconds}).")];
+        }
+        return errors;
+    }
+
+    // RequireAuthorization has run: an anonymous caller got 401 before reaching a handler.
+    private static Requester Me(HttpContext http) =>
+        CurrentUser.FromPrincipal(http.User) ?? throw new InvalidOperationException("The endpoint requires an authenticated user.");
+
+    private static ProblemHttpResult NotFound() =>
+        Problem(StatusCodes.Status404NotFound, "Measurement not found", "No measurement with this id.");
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(title: title, detail: detail, statusCode: status);
+}
