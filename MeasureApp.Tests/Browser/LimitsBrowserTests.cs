@@ -27,15 +27,12 @@ public sealed class LimitsBrowserTests(BrowserFixture browser) : IClassFixture<B
         // The user starts one measurement, then a second one is refused.
         var user = await browser.LoggedInPageAsync(op.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(user, "/live");
-        await user.FillAsync("#start-name", "First");
-        await user.ClickAsync("#start-button");
+        await LivePageDriver.StartMeasurementAsync(user, "First");
         await user.WaitForSelectorAsync(".live-chart");
-        await user.FillAsync("#start-name", "Second");
-        await user.ClickAsync("#start-button");
+        await LivePageDriver.StartMeasurementAsync(user, "Second");
 
-        var error = user.Locator("#start-error");
-        await error.WaitForAsync();
-        Assert.Contains("You are running 1 of 1 allowed measurements.", await error.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("You are running 1 of 1 allowed measurements.", await LivePageDriver.StartErrorAsync(user), StringComparison.Ordinal);
+        await LivePageDriver.CancelStartAsync(user);
         Assert.Equal(1, await user.Locator(".live-chart").CountAsync());
 
         await user.ClickAsync(".stop-button");
@@ -53,15 +50,15 @@ public sealed class LimitsBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         var first = await browser.LoggedInPageAsync(op.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(first, "/live");
-        await first.WaitForSelectorAsync("#start-button");
+        await first.WaitForSelectorAsync(LivePageDriver.NewMeasurementButton);
         var second = await first.Context.NewPageAsync();
         await BrowserFixture.GotoInteractiveAsync(second, "/live");
 
         var refusal = second.Locator("#tab-limit");
         await refusal.WaitForAsync();
         Assert.Contains("1 of 1 allowed tabs", await refusal.InnerTextAsync(), StringComparison.Ordinal);
-        Assert.Equal(0, await second.Locator("#start-button").CountAsync());
-        Assert.Equal(1, await first.Locator("#start-button").CountAsync());
+        Assert.Equal(0, await second.Locator(LivePageDriver.NewMeasurementButton).CountAsync());
+        Assert.Equal(1, await first.Locator(LivePageDriver.NewMeasurementButton).CountAsync());
         await first.Context.CloseAsync();
     }
 }

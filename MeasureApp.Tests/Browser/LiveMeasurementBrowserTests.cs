@@ -6,24 +6,26 @@ namespace MeasureApp.Tests.Browser;
 /// <summary>The walking skeleton in real Chromium: log in, start, watch the chart grow, stop, find it in the list.</summary>
 public sealed class LiveMeasurementBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private const string PointCount = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data && p.data[0] ? p.data[0].x.length : 0; }";
-
     [Fact]
     public async Task AdminStartsASimulatedMeasurementWatchesItGrowAndStopsIt()
     {
         var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
         await BrowserFixture.GotoInteractiveAsync(page, "/live");
-        await page.WaitForSelectorAsync("#start-button");
         await page.WaitForSelectorAsync("#no-running");
 
-        await page.FillAsync("#start-name", "Browser sine");
-        await page.ClickAsync("#start-button");
+        // The start dialog shows the user's limits beside its fields.
+        await LivePageDriver.OpenStartDialogAsync(page);
+        Assert.Contains("1 – 8", await page.InnerTextAsync("#limit-channels"), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("start-dialog.png"), FullPage = true });
+        await LivePageDriver.CancelStartAsync(page);
+
+        await LivePageDriver.StartMeasurementAsync(page, "Browser sine");
         await page.WaitForSelectorAsync(".live-chart");
 
         // The trace grows: first some points, then clearly more (the chart is fed live from the server).
-        await page.WaitForFunctionAsync($"({PointCount})() > 20");
-        var first = await page.EvaluateAsync<int>(PointCount);
-        await page.WaitForFunctionAsync($"({PointCount})() > {first + 100}");
+        await LivePageDriver.WaitForPointsAsync(page, 20);
+        var first = await LivePageDriver.TracePointCountAsync(page);
+        await LivePageDriver.WaitForPointsAsync(page, first + 100);
         var fps = await page.TextContentAsync(".chip-fps");
         Assert.Matches("[0-9]+ fps", fps);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("live.png"), FullPage = true });

@@ -50,22 +50,46 @@ public sealed class StartFormTests : MudTestContext
     }
 
     [Fact]
-    public void ARateAboveTheUsersLimitNeverReachesTheServer()
+    public void EachLimitIsShownBesideItsField()
+    {
+        var limits = new UserLimits { MaxChannels = 3, MaxSampleRate = 20_000, MaxDuration = TimeSpan.FromMinutes(30) };
+
+        var form = Render<StartForm>(p => p
+            .Add(x => x.Devices, Devices)
+            .Add(x => x.Limits, limits)
+            .Add(x => x.Running, 1)
+            .Add(x => x.OnStart, _ => Task.FromResult<string?>(null)));
+
+        // Each caption sits in the same row as its field.
+        Assert.Contains("1 – 3", RowOf(form, "#start-channels").TextContent, StringComparison.Ordinal);
+        Assert.Contains("20,000 Hz", RowOf(form, "#start-rate").TextContent, StringComparison.Ordinal);
+        Assert.Contains("1,800 s", RowOf(form, "#start-duration").TextContent, StringComparison.Ordinal);
+        Assert.Contains("(1 running now)", form.Find("#start-limits").TextContent, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("#start-rate", "50000", "Sample rate must be between 100 Hz and 10,000 Hz (you asked for 50,000 Hz).")]
+    [InlineData("#start-channels", "5", "Channels must be between 1 and 4 (you asked for 5).")]
+    [InlineData("#start-duration", "7200", "Duration must be between 1 s and 3,600 s (you asked for 7,200 s).")]
+    public void AValueAboveTheUsersLimitIsRefusedWithTheNumbersAndNeverReachesTheServer(string field, string value, string message)
     {
         StartRequest? sent = null;
         var form = Render<StartForm>(p => p
             .Add(x => x.Devices, Devices)
-            .Add(x => x.Limits, new UserLimits { MaxSampleRate = 10_000 })
+            .Add(x => x.Limits, new UserLimits { MaxSampleRate = 10_000, MaxChannels = 4, MaxDuration = TimeSpan.FromHours(1) })
             .Add(x => x.OnStart, r => { sent = r; return Task.FromResult<string?>(null); }));
 
-        form.Find("#start-rate").Change("50000");
+        form.Find(field).Change(value);
         form.Find("#start-button").Click();
 
-        // The field clamps to the user's limit, so the request respects it (the engine re-checks on the server).
-        form.WaitForAssertion(() => Assert.NotNull(sent));
-        Assert.Equal("10000", form.Find("#start-rate").GetAttribute("value"));
-        Assert.Equal(10_000, sent!.SampleRate);
+        form.WaitForAssertion(() => Assert.Equal(message, form.Find("#start-error").TextContent.Trim()));
+        Assert.Null(sent);
+        // The value is kept as typed (not silently clamped), so the user sees what was refused.
+        Assert.Equal(value, form.Find(field).GetAttribute("value")!.Replace(",", "", StringComparison.Ordinal));
     }
+
+    private static AngleSharp.Dom.IElement RowOf(IRenderedComponent<StartForm> form, string field) =>
+        form.Find(field).Closest(".start-row") ?? throw new InvalidOperationException($"{field} is not in a row");
 
     [Fact]
     public void AServerRefusalIsShown()

@@ -53,7 +53,7 @@ public sealed class MeasurementDetailBrowserTests(BrowserFixture browser) : ICla
     }
 
     [Fact]
-    public async Task TheExportButtonDownloadsTheMeasurementAsCsv()
+    public async Task TheExportDialogPreparesTheWholeMeasurementWithProgressAndTheDownloadHasEveryRow()
     {
         var op = await Users.CreateOperatorAsync(browser.Factory.Services);
         var id = await SpikeMeasurement.CreateAsync(browser.Factory.Services, op.Id, "Export me", op.Email);
@@ -61,10 +61,69 @@ public sealed class MeasurementDetailBrowserTests(BrowserFixture browser) : ICla
         await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
         await page.WaitForFunctionAsync($"() => ({ChartSummaryJs})() !== null");
 
-        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#export-csv"));
-        var path = await download.PathAsync();
+        await page.ClickAsync("#export-open");
+        await page.WaitForSelectorAsync("#export-start");
+        Assert.Equal("0", await page.InputValueAsync("#export-from"));
+        await page.ClickAsync("#export-start");
 
+        // Progress is shown while the server prepares the file, and ends at every row.
+        await page.WaitForSelectorAsync("#export-progress");
+        var total = SpikeMeasurement.Samples.ToString("N0", CultureInfo.InvariantCulture);
+        await page.WaitForSelectorAsync("#export-download");
+        Assert.Contains($"{total} / {total} rows", await page.InnerTextAsync("#export-progress-text"), StringComparison.Ordinal);
+        var href = await page.GetAttributeAsync("#export-download", "href");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#export-download"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("detail-export.png"), FullPage = true });
+        var (rows, sawSpike) = await ReadCsvAsync(await download.PathAsync());
         Assert.EndsWith(".csv", download.SuggestedFilename, StringComparison.Ordinal);
+        Assert.Equal(SpikeMeasurement.Samples, rows);
+        Assert.True(sawSpike, "the single-sample spike is in the export");
+
+        // The address served its one download: asking again answers 404.
+        var again = await page.Context.APIRequest.GetAsync(href!);
+        Assert.Equal(404, again.Status);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task TheExportDefaultsToTheCurrentZoomAndAnotherUserCannotFetchThePreparedFile()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services);
+        var stranger = await Users.CreateOperatorAsync(browser.Factory.Services);
+        var id = await SpikeMeasurement.CreateAsync(browser.Factory.Services, op.Id, "Zoomed export", op.Email);
+        var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
+        await page.WaitForFunctionAsync($"() => ({ChartSummaryJs})() !== null");
+
+        // 10 ms around the spike: 1,001 samples at 100 kHz, both ends included.
+        var spike = SpikeMeasurement.SpikeIndex / SpikeMeasurement.SampleRate;
+        var (a, b) = ((spike - 0.005).ToString(CultureInfo.InvariantCulture), (spike + 0.005).ToString(CultureInfo.InvariantCulture));
+        await page.EvaluateAsync($"() => Plotly.relayout(document.querySelector('.js-plotly-plot'), {{'xaxis.range[0]': {a}, 'xaxis.range[1]': {b}}})");
+        await Assertions.Expect(page.Locator("#detail-caption")).ToContainTextAsync("raw samples");
+
+        await page.ClickAsync("#export-open");
+        await page.WaitForSelectorAsync("#export-start");
+        Assert.Equal(spike - 0.005, double.Parse(await page.InputValueAsync("#export-from"), CultureInfo.InvariantCulture), 9);
+        Assert.Equal(spike + 0.005, double.Parse(await page.InputValueAsync("#export-to"), CultureInfo.InvariantCulture), 9);
+        await page.ClickAsync("#export-start");
+        await page.WaitForSelectorAsync("#export-download");
+        var href = await page.GetAttributeAsync("#export-download", "href");
+
+        // Another user holding the address gets 404, and the owner's download still works afterwards.
+        var other = await browser.LoggedInPageAsync(stranger.Email!, Users.Password);
+        Assert.Equal(404, (await other.Context.APIRequest.GetAsync(new Uri(browser.BaseAddress, href!).ToString())).Status);
+        await other.Context.CloseAsync();
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#export-download"));
+        var (rows, sawSpike) = await ReadCsvAsync(await download.PathAsync());
+        Assert.Equal(1001, rows);
+        Assert.True(sawSpike, "the spike lies inside the zoom");
+        await page.Context.CloseAsync();
+    }
+
+    private static async Task<(int Rows, bool SawSpike)> ReadCsvAsync(string path)
+    {
         using var reader = new StreamReader(path);
         var header = await reader.ReadLineAsync();
         Assert.StartsWith("time,", header, StringComparison.Ordinal);
@@ -75,9 +134,7 @@ public sealed class MeasurementDetailBrowserTests(BrowserFixture browser) : ICla
             rows++;
             sawSpike |= line.EndsWith("," + SpikeMeasurement.SpikeValue.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
         }
-        Assert.Equal(SpikeMeasurement.Samples, rows);
-        Assert.True(sawSpike, "the single-sample spike is in the export");
-        await page.Context.CloseAsync();
+        return (rows, sawSpike);
     }
 
     [Fact]

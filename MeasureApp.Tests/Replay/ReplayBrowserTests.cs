@@ -46,9 +46,13 @@ public sealed class ReplayBrowserTests(BrowserFixture browser, ITestOutputHelper
         Assert.InRange(rate1, 0.5, 2.0);
         Assert.InRange(ratio, 5, 20);
 
+        // The card's chips show the replay's own clock: playing at 10×.
+        await page.WaitForSelectorAsync(".replay-chart .chip-speed:has-text('10×')");
+        await page.WaitForSelectorAsync(".replay-chart .chip-state:has-text('playing')");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("replay.png"), FullPage = true });
         await page.ClickAsync("#replay-play");
         await page.WaitForSelectorAsync("#replay-play:has-text('Play')");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("replay.png"), FullPage = true });
+        await page.WaitForSelectorAsync(".replay-chart .chip-state:has-text('paused')");
         await page.Context.CloseAsync();
     }
 

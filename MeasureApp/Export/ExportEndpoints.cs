@@ -21,7 +21,39 @@ public static class ExportEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapGet("/api/measurements/{id:guid}/export", ExportAsync).RequireAuthorization();
+        app.MapGet("/api/exports/{token}", DownloadPreparedAsync).RequireAuthorization();
         return app;
+    }
+
+    // The one download of a prepared export: its owner only, once; anything else is "not found".
+    private static async Task DownloadPreparedAsync(string token, HttpContext http, PreparedExports exports)
+    {
+        if (CurrentUser.FromPrincipal(http.User) is not { } requester)
+        {
+            await Results.Unauthorized().ExecuteAsync(http);
+            return;
+        }
+        if (exports.Claim(token, requester.UserId) is not { } export)
+        {
+            await Results.Problem(title: "Export not found", detail: "This download does not exist, was already used or has expired.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
+            return;
+        }
+        using var claimed = export;
+        await using var file = PreparedExports.OpenClaimed(export);
+        var response = http.Response;
+        response.ContentType = export.Plan.Format == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/vnd.apache.parquet";
+        response.ContentLength = file.Length;
+        response.Headers.CacheControl = "no-store";
+        response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = export.Plan.FileName() }.ToString();
+        response.Headers.XContentTypeOptions = "nosniff";
+        try
+        {
+            await file.CopyToAsync(response.Body, http.RequestAborted);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the file is deleted all the same.
+        }
     }
 
     private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store)
@@ -70,9 +102,10 @@ public static class ExportEndpoints
         }
     }
 
-    private sealed record PlanResult(ExportPlan? Plan, string? Error);
+    internal sealed record PlanResult(ExportPlan? Plan, string? Error);
 
-    private static async Task<PlanResult> PlanAsync(IQueryCollection query, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
+    /// <summary>Validates an export request given in the endpoint's query syntax.</summary>
+    internal static async Task<PlanResult> PlanAsync(IQueryCollection query, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
     {
         static PlanResult Bad(string message) => new(null, message);
 
