@@ -56,9 +56,11 @@ public abstract class SampleStoreTests(StoreFixture fixture)
         Assert.Equal(40, levels.Count(l => l.Level == 1));
         Assert.Equal(40, levels.Count(l => l.Level == 2));
         Assert.Equal(40, levels.Count(l => l.Level == 3));
-        // Groups 0 (chunks 0–15) and 1 (16–31) are complete; 32–39 is not and gets no level-4 row.
-        Assert.Equal([0L, 1L], levels.Where(l => l.Level == 4).Select(l => l.Sequence).Order());
-        Assert.Equal(122, levels.Count);
+        // Level 4 = groups of 4 chunks: all ten are complete. Level 5 = groups of 4 level-4 rows: 0 (chunks 0–15)
+        // and 1 (16–31, whose last member was built by the third batch); 32–39 is incomplete and gets none.
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), levels.Where(l => l.Level == 4).Select(l => l.Sequence).Order());
+        Assert.Equal([0L, 1L], levels.Where(l => l.Level == 5).Select(l => l.Sequence).Order());
+        Assert.Equal(132, levels.Count);
     }
 
     [Fact]
@@ -94,7 +96,8 @@ public abstract class SampleStoreTests(StoreFixture fixture)
     }
 
     [Theory]
-    [InlineData(0, long.MaxValue, 30, 4)]
+    [InlineData(0, long.MaxValue, 30, 5)]
+    [InlineData(0, long.MaxValue, 100, 4)]
     [InlineData(0, long.MaxValue, 400, 3)]
     [InlineData(0, long.MaxValue, 550, 2)]
     [InlineData(SpikeIndex - 50_000, SpikeIndex + 50_000, 1000, 1)]
@@ -130,7 +133,7 @@ public abstract class SampleStoreTests(StoreFixture fixture)
         var wide = await fixture.Store.ReadDecimatedAsync(signal.MeasurementId, 0, signal.Length, 400, [1], CancellationToken.None);
         var zoomed = await fixture.Store.ReadDecimatedAsync(signal.MeasurementId, SpikeIndex - 200, SpikeIndex + 200, 400, [1], CancellationToken.None);
 
-        Assert.Equal(4, overview.Level);
+        Assert.Equal(5, overview.Level);
         Assert.Equal(0, overview.RawSamplesRead);
         Assert.InRange(overview.SummaryRowsRead, 1, signal.Chunks.Count / 8);
         Assert.Equal(SamplePyramid.ChunkLevel, wide.Level);
@@ -183,7 +186,8 @@ public abstract class SampleStoreTests(StoreFixture fixture)
             var chunks = await check.Set<SampleChunkRecord>().CountAsync(c => c.MeasurementId == id);
             var levels = await check.Set<SampleLevelRecord>().CountAsync(l => l.MeasurementId == id);
             Assert.Equal(expired ? 0 : 20, chunks);
-            Assert.Equal(expired ? 0 : 61, levels);
+            // 20 chunks: 3 rows each at levels 1–3, 5 level-4 groups, 1 level-5 group.
+            Assert.Equal(expired ? 0 : 66, levels);
         }
 
         time.Advance(TimeSpan.FromHours(48));
@@ -205,7 +209,7 @@ public abstract class SampleStoreTests(StoreFixture fixture)
         // Chunk sizes vary like the writer's do (block boundaries), between 700 and 1599 samples.
         var sizes = Enumerable.Range(0, chunkCount).Select(s => 700 + s * 37 % 900).ToArray();
         var signal = new KnownSignal(Guid.NewGuid(), channels, sizes, Value);
-        // Batches of 100 chunks: pyramid groups of 16 straddle batch boundaries.
+        // Batches of 100 chunks: level-5 and level-6 groups (16 and 64 chunks) straddle batch boundaries.
         foreach (var batch in signal.Chunks.Chunk(100))
         {
             await fixture.Store.WriteChunksAsync(batch, CancellationToken.None);

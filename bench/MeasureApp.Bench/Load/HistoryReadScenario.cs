@@ -28,11 +28,13 @@ public sealed record HistoryReadSettings
     public int BatchChunks { get; init; } = 64;
     /// <summary>
     /// Visible spans to read; spans longer than the data are read as the whole measurement once.
-    /// 50 min and 3 min are there because they sit just below a pyramid level switch at 2000 px
-    /// (level 3 up to 32,000 chunks ≈ 53 min, one row per chunk), so they read the most rows.
+    /// 50, 13 and 3 min are there because they sit just below a pyramid level switch at 2000 px, so
+    /// they read the most rows: 3 min is the last level-2 zoom, 13 min the last level-3 one (one row per
+    /// chunk up to 8,000 chunks ≈ 13.3 min), 50 min the last level-4 one (4 chunks per row up to ≈ 53 min).
+    /// (Before the pyramid's upper levels went from groups of 16 to groups of 4, 50 min read 30,000 level-3 rows.)
     /// </summary>
     public IReadOnlyList<TimeSpan> Zooms { get; init; } =
-        [TimeSpan.FromHours(1), TimeSpan.FromMinutes(50), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10)];
+        [TimeSpan.FromHours(1), TimeSpan.FromMinutes(50), TimeSpan.FromMinutes(13), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10)];
 
     /// <summary>Samples per channel in one chunk: 0.1 s, as the store writer cuts them.</summary>
     public int ChunkSamples => (int)Math.Max(512, SampleRate / 10);
