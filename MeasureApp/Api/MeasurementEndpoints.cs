@@ -6,6 +6,7 @@ using MeasureApp.Data;
 using MeasureApp.History;
 using MeasureApp.Identity;
 using MeasureApp.Limits;
+using MeasureApp.Relay;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -117,24 +118,25 @@ public static class MeasurementEndpoints
             : Problem(StatusCodes.Status409Conflict, "Measurement not started", result.Error ?? "Refused.");
     }
 
+    // Stops the measurement wherever it runs: here, or (with Redis) on the instance running it.
     private static async Task<Results<Ok<MeasurementResource>, ProblemHttpResult>> StopAsync(
         Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine)
     {
         var me = Me(http);
         var ct = http.RequestAborted;
-        var stopped = await engine.StopAsync(id, me, ct);
+        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct);
         var record = await catalog.FindAsync(me, id, ct);
         if (record is null)
         {
             return NotFound();
         }
-        if (stopped)
+        return outcome switch
         {
-            return TypedResults.Ok(MeasurementResource.From(record, null));
-        }
-        return record.State == MeasurementState.Stopped
-            ? Problem(StatusCodes.Status409Conflict, "Not running", "The measurement has already stopped.")
-            : Problem(StatusCodes.Status409Conflict, "Running elsewhere", "The measurement runs on another instance; stop it there.");
+            StopOutcome.Stopped => TypedResults.Ok(MeasurementResource.From(record, null)),
+            StopOutcome.NoAnswer => Problem(StatusCodes.Status503ServiceUnavailable, "Instance did not answer", MeasurementStopping.Describe(outcome)),
+            _ when record.State == MeasurementState.Stopped => Problem(StatusCodes.Status409Conflict, "Not running", "The measurement has already stopped."),
+            _ => Problem(StatusCodes.Status409Conflict, "Running elsewhere", "The measurement runs on another instance; stop it there."),
+        };
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(

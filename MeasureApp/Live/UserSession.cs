@@ -83,9 +83,16 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         return await engine.StartAsync(me, userLimits, request, cancellationToken);
     }
 
-    /// <summary>Stops a measurement of the user (admins: any); false = not found.</summary>
+    /// <summary>Stops a measurement of the user (admins: any), also one running on another instance; false = not stopped.</summary>
     public async Task<bool> StopAsync(Guid measurementId, CancellationToken cancellationToken) =>
-        await engine.StopAsync(measurementId, await currentUser.GetAsync(), cancellationToken);
+        await StopMeasurementAsync(measurementId, cancellationToken) == StopOutcome.Stopped;
+
+    /// <summary>
+    /// Stops a measurement of the user (admins: any) wherever it runs: stopped, not found (also
+    /// another user's id), or the instance running it did not answer (<see cref="MeasurementStopping.Describe"/>).
+    /// </summary>
+    public async Task<StopOutcome> StopMeasurementAsync(Guid measurementId, CancellationToken cancellationToken) =>
+        await engine.StopAnywhereAsync(relay, measurementId, await currentUser.GetAsync(), cancellationToken);
 
     /// <summary>The user's running measurements, on this instance and (with the relay) on the others.</summary>
     public async Task<IReadOnlyList<MeasurementInfo>> GetRunningAsync()

@@ -9,7 +9,7 @@ public static class LiveDeliveryExtensions
 {
     /// <summary>
     /// The per-user live bandwidth governor, always; with <c>ConnectionStrings:Redis</c> set also the
-    /// cross-instance relay (both its acquiring and its watching side). Without Redis nothing else changes.
+    /// cross-instance relay (both its acquiring and its watching side, remote stop) and the sweep of measurements left Running by a crashed instance. Without Redis nothing else changes.
     /// </summary>
     public static IServiceCollection AddLiveRelay(this IServiceCollection services, IConfiguration configuration)
     {
@@ -20,11 +20,13 @@ public static class LiveDeliveryExtensions
             return services;
         }
         services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.SectionName)
-            .Validate(o => o.Problem() is null, $"{RelayOptions.SectionName} is invalid: see its Prefix, Lease, RenewInterval, FramesPerSecond and BufferFrames.")
+            .Validate(o => o.Problem() is null, $"{RelayOptions.SectionName} is invalid: see its Prefix, Lease, RenewInterval, FramesPerSecond, BufferFrames, StopTimeout, OrphanSweepInterval and OrphanMinAge.")
             .ValidateOnStart();
         services.AddSingleton<LiveRelayClient>();
         services.AddSingleton<LiveRelayHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveRelayHost>());
+        services.AddSingleton<OrphanSweepService>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrphanSweepService>());
         return services;
     }
 }

@@ -57,6 +57,72 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
         return feed;
     }
 
+    /// <summary>
+    /// Stops a measurement running on another instance: checks ownership against the database row,
+    /// asks on the stop channel, and waits up to <see cref="RelayOptions.StopTimeout"/> for the
+    /// running instance to stop it (it checks ownership again). Never throws for Redis or a silent instance.
+    /// </summary>
+    public async Task<StopOutcome> StopAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        var info = await FindRunningAsync(measurementId, cancellationToken);
+        if (info is null || !requester.MayAccess(info.OwnerId))
+        {
+            return StopOutcome.NotFound;
+        }
+        if (!redis.IsConnected)
+        {
+            Failed(NotConnected);
+            return StopOutcome.NoAnswer;
+        }
+        var request = new StopRequest(Guid.NewGuid(), measurementId, requester.UserId, requester.UserName, requester.IsAdmin);
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ChannelMessageQueue? replies = null;
+        try
+        {
+            var subscriber = redis.GetSubscriber();
+            // Listening before asking: the answer cannot overtake the subscription.
+            replies = await subscriber.SubscribeAsync(RedisChannel.Literal(Options.StopReplyChannel(request.RequestId)));
+            replies.OnMessage(m => OnStopReply(m.Message, request.RequestId, answer));
+            await subscriber.PublishAsync(RedisChannel.Literal(Options.StopChannel), RelayCodec.Encode(request));
+            Recovered();
+            return await answer.Task.WaitAsync(Options.StopTimeout, time, cancellationToken) ? StopOutcome.Stopped : StopOutcome.NotFound;
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("The instance running measurement {Measurement} did not answer a stop request within {Timeout}", measurementId, Options.StopTimeout);
+            return StopOutcome.NoAnswer;
+        }
+        catch (RedisException ex)
+        {
+            Failed(ex.Message);
+            return StopOutcome.NoAnswer;
+        }
+        finally
+        {
+            if (replies is not null)
+            {
+                await UnsubscribeQuietlyAsync(replies);
+            }
+        }
+    }
+
+    private void OnStopReply(RedisValue message, Guid requestId, TaskCompletionSource<bool> answer)
+    {
+        try
+        {
+            var reply = RelayCodec.DecodeStopReply((byte[])message!);
+            if (reply.RequestId == requestId)
+            {
+                answer.TrySetResult(reply.Stopped);
+            }
+        }
+        catch (FormatException ex)
+        {
+            logger.LogWarning("Ignored a stop reply that could not be read: {Reason}", ex.Message);
+        }
+    }
+
     /// <summary>The requester's measurements running on other instances (admins: everyone's).</summary>
     public async Task<IReadOnlyList<MeasurementInfo>> ListRunningAsync(Requester requester, CancellationToken cancellationToken)
     {

@@ -22,6 +22,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
     private readonly ConcurrentDictionary<Guid, Watch> _watches = new();
     private readonly RelayOptions _options = options.Value;
     private ChannelMessageQueue? _requests;
+    private ChannelMessageQueue? _stops;
     private PeriodicTimer? _timer;
     private bool _redisDown;
 
@@ -85,6 +86,10 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
             {
                 await Quietly(() => requests.UnsubscribeAsync());
             }
+            if (_stops is { } stops)
+            {
+                await Quietly(() => stops.UnsubscribeAsync());
+            }
         }
     }
 
@@ -97,7 +102,14 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         }
         try
         {
-            var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(_options.WatchChannel));
+            var subscriber = redis.GetSubscriber();
+            if (_stops is null)
+            {
+                var stops = await subscriber.SubscribeAsync(RedisChannel.Literal(_options.StopChannel));
+                stops.OnMessage(m => OnStopRequest(m.Message));
+                _stops = stops;
+            }
+            var queue = await subscriber.SubscribeAsync(RedisChannel.Literal(_options.WatchChannel));
             queue.OnMessage(m => OnRequest(m.Message));
             _requests = queue;
             Recovered();
@@ -111,14 +123,8 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
 
     private void OnRequest(RedisValue message)
     {
-        WatchRequest request;
-        try
+        if (Decode(message, RelayCodec.DecodeWatch, "watch request") is not { } request)
         {
-            request = RelayCodec.DecodeWatch((byte[])message!);
-        }
-        catch (FormatException ex)
-        {
-            logger.LogWarning("Ignored a relay watch request that could not be read: {Reason}", ex.Message);
             return;
         }
         if (!request.Watching)
@@ -146,6 +152,59 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         }
         logger.LogDebug("Relaying measurement {Measurement} to remote watcher {Watcher}", request.MeasurementId, request.WatcherId);
         WatchesChanged?.Invoke();
+    }
+
+    // Only the instance running the measurement answers; the others stay silent. Ownership is checked
+    // again here by the engine (another user's id = not found; an admin's stop has reason Admin).
+    private void OnStopRequest(RedisValue message)
+    {
+        if (Decode(message, RelayCodec.DecodeStop, "stop request") is { } request && engine.Find(request.MeasurementId, System) is not null)
+        {
+            _ = StopAndReplyAsync(request);
+        }
+    }
+
+    private delegate T Decoder<out T>(ReadOnlySpan<byte> message);
+
+    private T? Decode<T>(RedisValue message, Decoder<T> decode, string what)
+        where T : class
+    {
+        try
+        {
+            return decode((byte[])message!);
+        }
+        catch (FormatException ex)
+        {
+            logger.LogWarning("Ignored a relay {What} that could not be read: {Reason}", what, ex.Message);
+            return null;
+        }
+    }
+
+    private async Task StopAndReplyAsync(StopRequest request)
+    {
+        bool stopped;
+        try
+        {
+            stopped = await engine.StopAsync(request.MeasurementId, new Requester(request.UserId, request.UserName, request.IsAdmin), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "Stopping measurement {Measurement} for a request from another instance failed", request.MeasurementId);
+            return; // The requester reports that this instance did not answer.
+        }
+        if (stopped)
+        {
+            logger.LogInformation("Measurement {Measurement} stopped by {User} from another instance", request.MeasurementId, request.UserName);
+        }
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.StopReplyChannel(request.RequestId)), RelayCodec.Encode(new StopReply(request.RequestId, stopped)));
+            Recovered();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex.Message);
+        }
     }
 
     private void PublishFrames()

@@ -18,6 +18,19 @@ public sealed record WatchRequest(bool Watching, Guid MeasurementId, Guid Watche
 /// <param name="DroppedFrames">Frames the source subscription dropped.</param>
 public sealed record RelayedFrame(LiveFrame? Frame, long SamplesSeen, long DroppedFrames);
 
+/// <summary>A user on another instance asking the instance that runs a measurement to stop it.</summary>
+/// <param name="RequestId">The answer goes to this request's own reply channel.</param>
+/// <param name="MeasurementId">The measurement.</param>
+/// <param name="UserId">The requesting user (checked again by the running instance).</param>
+/// <param name="UserName">The requesting user's name (for the log).</param>
+/// <param name="IsAdmin">Whether the requesting user is an administrator.</param>
+public sealed record StopRequest(Guid RequestId, Guid MeasurementId, string UserId, string UserName, bool IsAdmin);
+
+/// <summary>The running instance's answer to a <see cref="StopRequest"/>.</summary>
+/// <param name="RequestId">The request answered.</param>
+/// <param name="Stopped">True: stopped; false: not the requester's (answered like an unknown id).</param>
+public sealed record StopReply(Guid RequestId, bool Stopped);
+
 /// <summary>
 /// Compact binary messages of the relay (little-endian; times as float64, values as float32), so a
 /// frame costs about 12 bytes per point on Redis. Decoding checks every count against what is left,
@@ -30,6 +43,8 @@ public static class RelayCodec
     private const byte UnwatchKind = 2;
     private const byte FrameKind = 3;
     private const byte EndKind = 4;
+    private const byte StopKind = 5;
+    private const byte StopReplyKind = 6;
     private const int MaxChannels = 64;
 
     /// <summary>Encodes a watch request.</summary>
@@ -72,6 +87,45 @@ public static class RelayCodec
             return new WatchRequest(kind == WatchKind, measurement, watcher, user, new LiveView(width, TimeSpan.FromTicks(window)));
         });
     }
+
+    /// <summary>Encodes a stop request.</summary>
+    public static byte[] Encode(StopRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Write(StopKind, w =>
+        {
+            w.Write(request.RequestId.ToByteArray());
+            w.Write(request.MeasurementId.ToByteArray());
+            w.Write(request.UserId);
+            w.Write(request.UserName);
+            w.Write(request.IsAdmin);
+        });
+    }
+
+    /// <summary>Decodes a stop request; <see cref="FormatException"/> when the message is not one.</summary>
+    public static StopRequest DecodeStop(ReadOnlySpan<byte> message) => Read(message, r =>
+    {
+        Expect(r, StopKind, "stop request");
+        return new StopRequest(new Guid(r.ReadBytes(16)), new Guid(r.ReadBytes(16)), r.ReadString(), r.ReadString(), r.ReadBoolean());
+    });
+
+    /// <summary>Encodes the answer to a stop request.</summary>
+    public static byte[] Encode(StopReply reply)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        return Write(StopReplyKind, w =>
+        {
+            w.Write(reply.RequestId.ToByteArray());
+            w.Write(reply.Stopped);
+        });
+    }
+
+    /// <summary>Decodes the answer to a stop request; <see cref="FormatException"/> when the message is not one.</summary>
+    public static StopReply DecodeStopReply(ReadOnlySpan<byte> message) => Read(message, r =>
+    {
+        Expect(r, StopReplyKind, "stop reply");
+        return new StopReply(new Guid(r.ReadBytes(16)), r.ReadBoolean());
+    });
 
     /// <summary>Encodes a merged frame, or the end of the measurement when <see cref="RelayedFrame.Frame"/> is null.</summary>
     public static byte[] Encode(RelayedFrame relayed)
@@ -164,6 +218,27 @@ public static class RelayCodec
             }
             return new RelayedFrame(frame, samples, dropped);
         });
+    }
+
+    private static byte[] Write(byte kind, Action<BinaryWriter> body)
+    {
+        using var stream = new MemoryStream(64);
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Version);
+            w.Write(kind);
+            body(w);
+        }
+        return stream.ToArray();
+    }
+
+    private static void Expect(BinaryReader r, byte expected, string what)
+    {
+        var kind = Header(r);
+        if (kind != expected)
+        {
+            throw new FormatException($"Not a {what} (kind {kind}).");
+        }
     }
 
     private static byte Header(BinaryReader r)

@@ -9,7 +9,8 @@ namespace MeasureApp.Storage;
 
 /// <summary>
 /// Runs before the server accepts requests: applies the provider's migrations, makes sure the
-/// roles and a first admin exist. An unreachable database fails the start naming the key.
+/// roles and a first admin exist, and (one instance, no Redis) marks measurements a previous run left
+/// Running as stopped. An unreachable database fails the start naming the key.
 /// </summary>
 public sealed class DatabaseInitializer(IServiceProvider services, DatabaseSettings settings, IOptions<AdminOptions> admin, ILogger<DatabaseInitializer> logger) : IHostedService
 {
@@ -36,6 +37,25 @@ public sealed class DatabaseInitializer(IServiceProvider services, DatabaseSetti
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
         await SeedAsync(scope.ServiceProvider, cancellationToken);
+        if (services.GetService<StackExchange.Redis.IConnectionMultiplexer>() is null)
+        {
+            await SweepOrphansAsync(cancellationToken);
+        }
+    }
+
+    // One instance (no Redis) and the engine starts empty: every row still Running was left by a
+    // previous run that ended without stopping it (crash, kill). With Redis the relay's periodic
+    // sweep decides, since other instances may be running them.
+    private async Task SweepOrphansAsync(CancellationToken ct)
+    {
+        var contexts = services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        var orphans = await OrphanedMeasurements.UnstoppedAsync(contexts, ct);
+        if (orphans.Count == 0)
+        {
+            return;
+        }
+        var marked = await OrphanedMeasurements.MarkStoppedAsync(contexts, orphans, services.GetService<TimeProvider>()?.GetUtcNow() ?? DateTimeOffset.UtcNow, ct);
+        logger.LogWarning("Marked {Count} measurement(s) stopped that a previous run left running.", marked);
     }
 
     private async Task SeedAsync(IServiceProvider sp, CancellationToken ct)
