@@ -22,6 +22,7 @@ public sealed class LimitsBrowserTests(BrowserFixture browser) : IClassFixture<B
         await admin.Locator("#limit-parallel").BlurAsync();
         await admin.ClickAsync("#limits-save");
         await admin.GetByText("Limits saved.").WaitForAsync();
+        await admin.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("limits.png"), FullPage = true });
         await admin.Context.CloseAsync();
 
         // The user starts one measurement, then a second one is refused.

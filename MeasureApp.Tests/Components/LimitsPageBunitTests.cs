@@ -46,9 +46,9 @@ public sealed class LimitsPageBunitTests : MudTestContext
         Assert.Equal("50,000 Hz", rows["Sample rate"]);
         Assert.Equal("5", rows["Channels"]);
         Assert.Equal("10 MB/s", rows["Live bandwidth"]);
-        Assert.Equal("08:00:00", rows["Duration"]);
+        Assert.Equal("8 h", rows["Duration"]);
         Assert.Equal("7", rows["Open tabs"]);
-        Assert.Equal("2.00:00:00", rows["Retention"]);
+        Assert.Equal("48 h", rows["Retention"]);
     }
 
     [Fact]
