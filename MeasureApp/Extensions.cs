@@ -145,6 +145,7 @@ public static class MeasureAppExtensions
         services.AddScoped<MeasureApp.Admin.UserAdminService>();
         services.AddSingleton<LimitsAdminService>();
         services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
+        services.AddSingleton<MeasureApp.Monitoring.LiveLatencyStats>();
         services.AddSingleton<MeasureApp.Presence.PresenceTracker>();
         services.AddHostedService<MeasureApp.Presence.PresenceSnapshotService>();
         MeasureApp.Monitoring.MetricsEndpoints.AddMeasureAppMetrics(services);

@@ -109,6 +109,9 @@ public sealed class MonitorOptions
 
     [Range(0.001, 1e6, ErrorMessage = "Monitor:DroppedFramesPerSecondWarning must be between {1} and {2}.")]
     public double DroppedFramesPerSecondWarning { get; set; } = 1;
+
+    [Range(1, 600_000, ErrorMessage = "Monitor:LatencyP99WarningMilliseconds must be between {1} and {2}.")]
+    public double LatencyP99WarningMilliseconds { get; set; } = 60;
 }
 
 [OptionsValidator]

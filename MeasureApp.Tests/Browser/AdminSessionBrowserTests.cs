@@ -55,8 +55,15 @@ public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFix
         var started = await engine.StartAsync(owner, new MeasureApp.Acquisition.UserLimits(),
             new StartRequest { DeviceId = "sim-1", Name = "Monitored", Channels = 2, SampleRate = 10_000 }, CancellationToken.None);
         Assert.True(started.Succeeded, started.Error);
+        await StoreAnHourOfPresenceAsync(browser.Factory.Services);
         try
         {
+            // The operator watches the measurement in their own tab: its renders feed the latency tiles.
+            var opPage = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+            await BrowserFixture.GotoInteractiveAsync(opPage, "/live");
+            await opPage.Locator(".live-chart", new PageLocatorOptions { HasText = "Monitored" }).WaitForAsync();
+            await LivePageDriver.WaitForPointsAsync(opPage, 20);
+
             var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
             await BrowserFixture.GotoInteractiveAsync(page, "/admin/monitor");
 
@@ -65,12 +72,29 @@ public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFix
             await row.WaitForAsync();
             await page.WaitForFunctionAsync(
                 "() => [...document.querySelectorAll('#monitor-table tr')].some(r => r.innerText.includes('monitored@test.local') && /\\b[1-9][0-9,]{3,}\\b/.test(r.cells[1].innerText))");
+            await page.WaitForFunctionAsync("() => /ms$/.test(document.querySelector('#latency-p99').innerText.trim())");
+            // The users chart starts with the stored hour, not at the page's opening.
+            await page.WaitForFunctionAsync("() => { const p = document.querySelector('#monitor-chart'); return p && p.data && p.data[0] && p.data[0].x.length > 300; }");
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("monitor.png"), FullPage = true });
             await page.Context.CloseAsync();
+            await opPage.Context.CloseAsync();
         }
         finally
         {
             await engine.StopAsync(started.Measurement!.Id, owner, CancellationToken.None);
         }
+    }
+
+    // An hour of 10-s presence snapshots (a slow wave of 2 to 8 users), as the snapshot service would have stored them.
+    private static async Task StoreAnHourOfPresenceAsync(IServiceProvider services)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var db = await services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        for (var i = 360; i > 0; i--)
+        {
+            var users = 5 + (int)Math.Round(3 * Math.Sin(i / 40.0));
+            db.Set<PresenceSnapshotRecord>().Add(new PresenceSnapshotRecord { At = now.AddSeconds(-10 * i), ActiveUsers = users, OpenTabs = users + 2 });
+        }
+        await db.SaveChangesAsync();
     }
 }

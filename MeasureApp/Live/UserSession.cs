@@ -24,7 +24,7 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 /// instances are listed and watched the same way.
 /// </summary>
 public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger,
-    ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null) : IAsyncDisposable
+    ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null, MeasureApp.Monitoring.LiveLatencyStats? latencyStats = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
@@ -40,6 +40,8 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     private ResourceAccountant? Accountant => accountant;
 
     private LiveBandwidthGovernor? Bandwidth => bandwidth;
+
+    private MeasureApp.Monitoring.LiveLatencyStats? LatencyStats => latencyStats;
 
     /// <summary>Whether the display is paused (recording goes on).</summary>
     public bool Paused { get; private set; }
@@ -276,6 +278,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                     _framesInWindow++;
                     var nowNs = session.Time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
                     _lastLatencyMs = (nowNs - merged.NewestSampleNs) / 1e6;
+                    session.LatencyStats?.Record(_lastLatencyMs);
                 }
             }
             var elapsed = session.Time.GetElapsedTime(_windowStart);

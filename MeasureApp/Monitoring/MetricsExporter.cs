@@ -56,10 +56,14 @@ public sealed class MetricsExporter
     private readonly Counter _userDroppedFrames;
     private readonly Counter _userCpuSeconds;
     private readonly Gauge _userBufferBytes;
+    private readonly LiveLatencyStats? _latency;
+    private readonly Gauge _liveLatency;
+    private readonly Gauge _liveRenders;
 
     /// <summary>Creates the registry and its metrics; values are filled in on each scrape.</summary>
-    public MetricsExporter(ResourceAccountant accountant, PresenceTracker presence, StoreWriter storeWriter)
+    public MetricsExporter(ResourceAccountant accountant, PresenceTracker presence, StoreWriter storeWriter, LiveLatencyStats? latency = null)
     {
+        _latency = latency;
         _accountant = accountant;
         _presence = presence;
         _storeWriter = storeWriter;
@@ -77,6 +81,10 @@ public sealed class MetricsExporter
         _userDroppedFrames = factory.CreateCounter("measureapp_user_dropped_frames_total", "Live frames dropped because the user's tabs were too slow.", UserLabel);
         _userCpuSeconds = factory.CreateCounter("measureapp_user_cpu_seconds_total", "Pipeline time spent publishing the user's sample blocks.", UserLabel);
         _userBufferBytes = factory.CreateGauge("measureapp_user_buffer_bytes", "Estimated memory of live frames queued for the user's tabs.", UserLabel);
+
+        _liveLatency = factory.CreateGauge("measureapp_live_latency_seconds",
+            "Sample-to-screen latency of this instance's live chart renders over the last 10 s, by percentile (NaN without renders).", "percentile");
+        _liveRenders = factory.CreateGauge("measureapp_live_renders", "Live chart renders on this instance in the last 10 s.");
 
         Registry.AddBeforeCollectCallback(Collect);
     }
@@ -103,6 +111,12 @@ public sealed class MetricsExporter
             _userBufferBytes.WithLabels(usage.UserId).Set(usage.BufferBytes);
         }
         _runningMeasurements.Set(running);
+
+        var latency = _latency?.Percentiles();
+        _liveRenders.Set(latency?.Count ?? 0);
+        _liveLatency.WithLabels("50").Set((latency?.P50Ms ?? double.NaN) / 1e3);
+        _liveLatency.WithLabels("95").Set((latency?.P95Ms ?? double.NaN) / 1e3);
+        _liveLatency.WithLabels("99").Set((latency?.P99Ms ?? double.NaN) / 1e3);
     }
 }
 

@@ -8,15 +8,22 @@ namespace MeasureApp.Monitoring;
 /// <summary>One row of the Monitor page: a user's live resource use plus their open tabs.</summary>
 public sealed record MonitorRow(string UserId, string UserName, UserUsage Usage, int OpenTabs);
 
-/// <summary>One refresh of the Monitor page.</summary>
-public sealed record MonitorSample(DateTimeOffset At, IReadOnlyList<MonitorRow> Rows, int ActiveUsers, int OpenTabs);
+/// <summary>One refresh of the Monitor page; <paramref name="Latency"/> is null when no live chart rendered in the last 10 s.</summary>
+public sealed record MonitorSample(DateTimeOffset At, IReadOnlyList<MonitorRow> Rows, int ActiveUsers, int OpenTabs, LatencyPercentiles? Latency = null);
+
+/// <summary>One stored presence snapshot for the Monitor page's users chart.</summary>
+public sealed record PresencePoint(DateTimeOffset At, int ActiveUsers);
 
 /// <summary>
 /// Feeds the admin Monitor page once a second (scoped per circuit: the loop lives here, not in the
 /// component). Reads the accountant's snapshot and the circuit registry; holds counts only.
 /// </summary>
-public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, PresenceTracker presence, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger) : IAsyncDisposable
+public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, PresenceTracker presence, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger,
+    LiveLatencyStats? latency = null) : IAsyncDisposable
 {
+    // An hour of 10-s snapshots, with room for several instances' rows.
+    private const int HistoryLimit = 2_000;
+
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
@@ -46,7 +53,18 @@ public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry c
         // Active users and open tabs come from presence: with Redis they count every instance's tabs,
         // while the per-user rows (resource use) are this instance's.
         var now = presence.Now();
-        return new MonitorSample(time.GetUtcNow(), rows, now.ActiveUsers, now.OpenTabs);
+        return new MonitorSample(time.GetUtcNow(), rows, now.ActiveUsers, now.OpenTabs, latency?.Percentiles());
+    }
+
+    /// <summary>The stored presence snapshots (one per 10 s) of the last <paramref name="span"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<PresencePoint>> HistoryAsync(TimeSpan span, CancellationToken cancellationToken)
+    {
+        var since = time.GetUtcNow() - span;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        // Newest first by id (SQLite cannot order by DateTimeOffset), bounded, then filtered by time in memory.
+        var rows = await db.Set<PresenceSnapshotRecord>().AsNoTracking().OrderByDescending(s => s.Id)
+            .Take(HistoryLimit).Select(s => new PresencePoint(s.At, s.ActiveUsers)).ToListAsync(cancellationToken);
+        return [.. rows.Where(p => p.At >= since).OrderBy(p => p.At)];
     }
 
     /// <summary>Starts calling <paramref name="onSample"/> every second until disposed.</summary>

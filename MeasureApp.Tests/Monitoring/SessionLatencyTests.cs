@@ -1,0 +1,65 @@
+using MeasureApp.Identity;
+using MeasureApp.Live;
+using MeasureApp.Monitoring;
+using MeasureApp.Tests.Acquisition;
+using MeasureApp.Tests.Relay;
+using MeasureApp.Tests.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using static MeasureApp.Tests.Acquisition.EngineHarness;
+
+namespace MeasureApp.Tests.Monitoring;
+
+public sealed class SessionLatencyTests
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1.0 / UserSession.MaxFramesPerSecond);
+
+    [Fact]
+    public async Task EveryChartRenderRecordsOneLatencyAndClosingTheTabRecordsNoMore()
+    {
+        await using var h = await EngineHarness.StartNewAsync();
+        var stats = new LiveLatencyStats(h.Time);
+        var tab = new UserSession(h.Engine, h.Hub, null!, new CurrentUser(new LoggedIn(Alice)), h.Time, NullLogger<UserSession>.Instance, latencyStats: stats);
+        await using (tab)
+        {
+            tab.SetWindow(TimeSpan.FromSeconds(1));
+            var m = await h.StartMeasurementAsync(Alice, Request(rate: 1000));
+            var renders = 0;
+            var statuses = new List<ChartStatus>();
+            using (var chart = await tab.AttachAsync(m.Id, 200, _ =>
+            {
+                renders++;
+                return Task.CompletedTask;
+            }, statuses.Add))
+            {
+                Assert.NotNull(chart);
+                Assert.Null(stats.Percentiles());
+                await RunAsync(h, tab, TimeSpan.FromSeconds(2));
+            }
+
+            var p = stats.Percentiles();
+            Assert.NotNull(p);
+            Assert.True(renders > 10, $"{renders} renders in 2 s");
+            Assert.Equal(renders, p.Count);
+            // Under the fake clock a render is instant: the latency is the newest sample's age, at most a few ticks.
+            Assert.InRange(p.P50Ms, 0, 100);
+            Assert.InRange(p.P99Ms, p.P50Ms, 100);
+            Assert.Contains(statuses, s => s.LatencyMs >= p.P50Ms && s.LatencyMs <= p.P99Ms);
+
+            // Detached: ticks go on, nothing more is recorded.
+            await RunAsync(h, tab, TimeSpan.FromSeconds(1));
+            Assert.Equal(renders, stats.Percentiles()!.Count);
+            Assert.True(await h.Engine.StopAsync(m.Id, Alice, CancellationToken.None));
+        }
+    }
+
+    // Moves the fake clock tick by tick, each time until the tab's drain loop has run.
+    private static async Task RunAsync(EngineHarness h, UserSession tab, TimeSpan span)
+    {
+        for (var t = TimeSpan.Zero; t < span; t += Tick)
+        {
+            var before = tab.DrainTicks;
+            h.Time.Advance(Tick);
+            await Eventually.TrueAsync(() => tab.DrainTicks > before, "the drain loop ticked");
+        }
+    }
+}
