@@ -27,7 +27,9 @@ public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFix
             .EndSessionsAsync(new Requester(adminUser!.Id, adminUser.Email!, IsAdmin: true), op.Id);
 
         Assert.True(result.Succeeded);
-        Assert.Equal(1, ended);
+        // The /live tab, plus possibly the circuit of the page the login landed on, whose disconnect
+        // the server may not have processed yet.
+        Assert.InRange(ended, 1, 2);
         await page.WaitForURLAsync(url => url.Contains("/Account/SessionEnded", StringComparison.Ordinal));
         await page.GotoAsync("/live");
         Assert.Contains("/Account/Login", page.Url, StringComparison.Ordinal);
