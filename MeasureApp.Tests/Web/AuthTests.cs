@@ -44,11 +44,14 @@ public abstract class AuthTests(DatabaseProvider provider) : IDisposable
         var live = await client.GetAsync("/live");
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        foreach (var page in new[] { "/admin/users", "/admin/limits" })
+        foreach (var page in new[] { "/admin/users", "/admin/limits", "/admin/monitor" })
         {
             var admin = await client.GetAsync(page);
             Assert.Equal(HttpStatusCode.Redirect, admin.StatusCode);
             Assert.StartsWith("/Account/AccessDenied", admin.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+            var denied = await client.GetAsync(admin.Headers.Location);
+            Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+            Assert.Contains("You do not have access to this page.", await denied.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
     }
 
