@@ -6,16 +6,17 @@ namespace MeasureApp.Bench.Load;
 /// <summary>One chart update as the page saw it; times are wall-clock ms since the epoch (browser clock).</summary>
 /// <param name="Id">The chart's element id (<c>chart-{measurement id:N}</c>).</param>
 /// <param name="X">Newest x (seconds since sample 0) in the update, over all traces.</param>
-/// <param name="Received">When the update reached <c>Plotly.extendTraces</c> (the interop call arrived).</param>
+/// <param name="Received">When the update reached <c>Plotly.extendTraces</c> (the app's draw began; the interop call may have arrived earlier: js/liveChart.js draws queued frames in the next animation frame).</param>
 /// <param name="Done">When <c>Plotly.extendTraces</c> returned (Plotly redrew the SVG).</param>
-/// <param name="Painted">After the next animation frame was painted (rAF, then a task).</param>
+/// <param name="Painted">After the frame that shows the update was painted: the task after the current animation frame when the draw ran inside one, else after the next one (rAF, then a task).</param>
 /// <param name="Points">x values in the update, over all traces.</param>
 public sealed record ProbeUpdate(string Id, double X, double Received, double Done, double Painted, int Points);
 
 /// <summary>
 /// The script injected into the Live page (Playwright <c>AddInitScript</c>, before any page script):
-/// it traps the assignment of <c>window.Plotly</c> and wraps <c>Plotly.extendTraces</c>, which
-/// Plotly.Blazor's <c>ExtendTraces</c> ends in. The app is not changed. With <c>noop</c> the wrapper
+/// it traps the assignment of <c>window.Plotly</c> and wraps <c>Plotly.extendTraces</c>, which the
+/// Live chart's draw (js/liveChart.js, once per animation frame) ends in, and it marks animation-frame
+/// callbacks so a draw inside one is timed to that frame's paint. The app is not changed. With <c>noop</c> the wrapper
 /// records the same and does not call Plotly: the same-run baseline of "everything but drawing".
 /// </summary>
 public static class BrowserLatencyProbe
@@ -34,11 +35,18 @@ public static class BrowserLatencyProbe
           };
           rec.charts = () => new Set(rec.updates.map(u => u.id)).size;
           window.__latencyProbe = rec;
-          const afterPaint = u => requestAnimationFrame(() => {
+          // The app may draw inside an animation-frame callback (js/liveChart.js does): that frame is
+          // the one that paints the update, so then only the task after it is awaited. Otherwise
+          // the next frame paints it.
+          const raf = window.requestAnimationFrame.bind(window);
+          let inFrame = false;
+          window.requestAnimationFrame = cb => raf(t => { inFrame = true; try { cb(t); } finally { inFrame = false; } });
+          const afterTask = u => {
             const ch = new MessageChannel();
             ch.port1.onmessage = () => { u.painted = wall(); };
             ch.port2.postMessage(0);
-          });
+          };
+          const afterPaint = u => inFrame ? afterTask(u) : raf(() => afterTask(u));
           const wrap = P => {
             if (!P || P.__latencyWrapped || typeof P.extendTraces !== 'function') return P;
             const original = P.extendTraces;
