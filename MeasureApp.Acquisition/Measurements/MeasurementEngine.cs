@@ -344,7 +344,10 @@ public sealed class MeasurementEngine(
                 // Never drop stored data silently: the block is refused (not counted, the device is told)
                 // and the measurement stops with a clear reason.
                 running.Measurement.Unstamp(block);
-                _ = StopCoreAsync(running, StopReason.Limit, "Storage could not keep up; the measurement was stopped to avoid losing data.");
+                // Name the cause when the writer knows it (database down and spool disk full, database locked).
+                _ = StopCoreAsync(running, StopReason.Limit, storeWriter.Fault is { } fault
+                    ? $"Nothing could be stored: {fault}; the measurement was stopped to avoid losing data."
+                    : "Storage could not keep up; the measurement was stopped to avoid losing data.");
                 return false;
             }
             hub.Publish(block);
