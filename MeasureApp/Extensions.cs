@@ -98,6 +98,20 @@ public static class MeasureAppExtensions
             // APIs answer with status codes, pages with redirects.
             o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
+            // A database outage must not answer 500 or log everyone out: the cookie stays valid and
+            // the stamp check runs again on the next request.
+            o.Events.OnValidatePrincipal = async ctx =>
+            {
+                try
+                {
+                    await SecurityStampValidator.ValidatePrincipalAsync(ctx);
+                }
+                catch (Exception ex) when (MeasureApp.Storage.DatabaseOutage.IsOutage(ex))
+                {
+                    ctx.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MeasureApp.Storage.DatabaseOutage))
+                        .LogWarning("Login check skipped, the database is unavailable ({Reason})", ex.GetBaseException().Message);
+                }
+            };
         });
         services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
         services.AddIdentityCore<AppUser>(o =>
@@ -161,6 +175,7 @@ public static class MeasureAppExtensions
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         }
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseDatabaseOutageAnswers();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

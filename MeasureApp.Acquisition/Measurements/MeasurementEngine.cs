@@ -43,6 +43,9 @@ public sealed class MeasurementEngine(
     private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
     private PeriodicTimer? _durationTimer;
 
+    /// <summary>The refusal of a start while the database cannot record the measurement.</summary>
+    public const string DatabaseUnavailable = "The database is unavailable; the measurement was not started.";
+
     /// <summary>Configured devices.</summary>
     public IReadOnlyList<DeviceOptions> Devices => options.Value.Devices;
 
@@ -93,7 +96,7 @@ public sealed class MeasurementEngine(
                 throw;
             }
             logger.LogError(ex, "Could not record measurement {Measurement}", info.Id);
-            return new StartResult(null, "The database is not reachable; the measurement was not started.");
+            return new StartResult(null, DatabaseUnavailable);
         }
 
         var maxDuration = request.Duration is { } d && d < userLimits.MaxDuration ? d : userLimits.MaxDuration;
