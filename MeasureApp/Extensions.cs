@@ -66,7 +66,10 @@ public static class MeasureAppExtensions
         var redis = builder.Configuration.GetConnectionString("Redis");
         var dataProtection = services.AddDataProtection().SetApplicationName("MeasureApp");
         var health = services.AddHealthChecks()
-            .AddDbContextCheck<AppDbContext>("database", tags: ["ready"]);
+            // A database outage degrades (data goes to the spool, the UI stays usable); "down" is when
+            // nothing can be stored at all (storage check).
+            .AddDbContextCheck<AppDbContext>("database", failureStatus: HealthStatus.Degraded, tags: ["ready"])
+            .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
         if (!string.IsNullOrWhiteSpace(redis))
         {
             var redisOptions = RedisSettings.Parse(redis);
@@ -185,7 +188,7 @@ public static class MeasureAppExtensions
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = StorageHealthCheck.WriteAsync });
         return app;
     }
 

@@ -64,6 +64,7 @@ public sealed class StoreWriter : BackgroundService
     private long _chunksSpooled;
     private long _chunksReplayed;
     private long _spoolPendingBytes;
+    private long _spoolReplayedBytes;
 
     // Loop-only state.
     private SpoolFile? _spool;
@@ -102,6 +103,9 @@ public sealed class StoreWriter : BackgroundService
 
     /// <summary>Spooled chunks replayed into the store.</summary>
     public long ChunksReplayed => Interlocked.Read(ref _chunksReplayed);
+
+    /// <summary>Spool bytes replayed into the store since start (its rate is the replay rate).</summary>
+    public long SpoolReplayedBytes => Interlocked.Read(ref _spoolReplayedBytes);
 
     /// <summary>Bytes in the spool waiting for the store; 0 when nothing is spooled.</summary>
     public long SpoolPendingBytes => Interlocked.Read(ref _spoolPendingBytes);
@@ -509,6 +513,7 @@ public sealed class StoreWriter : BackgroundService
                 return false;
             }
             progressed = true;
+            Interlocked.Add(ref _spoolReplayedBytes, next - spool.ReadPosition);
             spool.Commit(next);
             Interlocked.Add(ref _chunksReplayed, replayed);
             Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);

@@ -42,6 +42,13 @@ public sealed class DatabaseOutageApiTests : IAsyncLifetime
         var id = (await ReadAsync(created)).GetProperty("id").GetGuid();
 
         await _postgres!.StopServerAsync();
+        var anonymous = _app.CreateClient();
+        await Eventually.TrueAsync(async () => (await anonymous.GetStringAsync("/health/ready")).Contains("storing to spool", StringComparison.Ordinal),
+            "readiness says the data goes to the spool", TimeSpan.FromSeconds(30));
+        var ready = await anonymous.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.StartsWith("degraded: ", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^measureapp_store_spool_bytes [1-9]", await anonymous.GetStringAsync("/metrics"));
 
         var list = await client.GetAsync("/api/measurements");
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
@@ -72,6 +79,10 @@ public sealed class DatabaseOutageApiTests : IAsyncLifetime
             var back = await client.GetAsync($"/api/measurements/{id}");
             return back.StatusCode == HttpStatusCode.OK && (await ReadAsync(back)).GetProperty("state").GetString() == "Stopped";
         }, "the stop reaches the database after the outage", TimeSpan.FromSeconds(60));
+        await Eventually.TrueAsync(async () => await anonymous.GetStringAsync("/health/ready") == "Healthy", "readiness is healthy once the spool is replayed");
+        var metrics = await anonymous.GetStringAsync("/metrics");
+        Assert.Matches(@"(?m)^measureapp_store_spool_bytes 0$", metrics);
+        Assert.Matches(@"(?m)^measureapp_store_chunks_replayed_total [1-9]", metrics);
         var contexts = _app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
         await using var db = await contexts.CreateDbContextAsync();
         Assert.Equal(StopReason.User, (await db.Measurements.AsNoTracking().SingleAsync(m => m.Id == id)).StopReason);

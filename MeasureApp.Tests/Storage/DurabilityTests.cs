@@ -5,6 +5,8 @@ using MeasureApp.Acquisition.Devices;
 using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
+using MeasureApp.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -87,11 +89,14 @@ public sealed class DurabilityTests : IDisposable
         await Eventually.TrueAsync(() => writer.Fault is not null, "the spool disk fills up", eachRound: Tick);
         Assert.Contains("spool refused", writer.Fault, StringComparison.Ordinal);
         Assert.True(writer.ChunksSpooled > 0);
+        var health = new StorageHealthCheck(writer, time);
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
 
         store.Down = false;
         await Eventually.TrueAsync(() => store.Stored(id).Count == Blocks && writer.SpoolPendingBytes == 0, "everything reaches the database once it is back", eachRound: Tick);
         Assert.False(File.Exists(writer.SpoolPath));
         Assert.Null(writer.Fault);
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
         var arrivals = store.Arrivals.Select(c => c.Sequence).Distinct().ToList();
         Assert.Equal(Enumerable.Range(0, Blocks).Select(i => (long)i), arrivals);
         await writer.StopAsync(CancellationToken.None);
