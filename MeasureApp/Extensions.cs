@@ -127,6 +127,8 @@ public static class MeasureAppExtensions
         // Collector tokens in the shared database (before AddAcquisition, which would add the in-memory store).
         services.AddSingleton<MeasureApp.Collectors.CollectorTokenStore>();
         services.AddSingleton<MeasureApp.Acquisition.Coordination.ICollectorTokens>(sp => sp.GetRequiredService<MeasureApp.Collectors.CollectorTokenStore>());
+        services.AddSingleton<MeasureApp.Collectors.CollectorMetrics>();
+        services.AddSingleton<MeasureApp.Collectors.FeedCommands>();
         builder.AddAcquisition();
         services.AddSingleton<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();

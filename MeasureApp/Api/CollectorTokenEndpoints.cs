@@ -22,6 +22,8 @@ public static class CollectorTokenEndpoints
         group.MapGet("", ListAsync);
         group.MapPost("", CreateAsync);
         group.MapDelete("/{id:guid}", RevokeAsync);
+        // The collector port's numbers join /metrics once (the exporter's registry outlives this call).
+        _ = app.ServiceProvider.GetRequiredService<CollectorMetrics>();
         return app;
     }
 
