@@ -177,6 +177,11 @@ internal sealed class NetworkConnection
         {
             while (true)
             {
+                // Before anything new is processed: a revoked token delivers nothing more.
+                if (_userId is not null && _listener.Time.GetElapsedTime(_resolvedAt) > _listener.TokenRecheck && !await RecheckAsync(ct))
+                {
+                    return;
+                }
                 var step = Process(buffer, ref start, end, out var needed);
                 if (step == Step.Close)
                 {
@@ -189,10 +194,6 @@ internal sealed class NetworkConnection
                         return;
                     }
                     continue;
-                }
-                if (_userId is not null && _listener.Time.GetElapsedTime(_resolvedAt) > _listener.TokenRecheck && !await RecheckAsync(ct))
-                {
-                    return;
                 }
 
                 if (start == end)
