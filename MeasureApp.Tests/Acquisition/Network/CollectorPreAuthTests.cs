@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using MeasureApp.Acquisition.Coordination;
-using MeasureApp.Acquisition.Devices;
 using MeasureApp.Acquisition.Devices.Network;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -189,23 +188,8 @@ public sealed class CollectorPreAuthTests
         Assert.Contains("bad-frame × 46 ", line, StringComparison.Ordinal);
     }
 
-    private NetworkListener Listen(TimeProvider time, int authTimeoutSeconds = 5, int maxPreAuth = 8, int recheckSeconds = 5, ICollectorTokens? tokens = null)
-    {
-        var device = new DeviceOptions
-        {
-            Id = "collectors",
-            Driver = NetworkDriver.DriverKind,
-            BindAddress = "127.0.0.1",
-            TcpPort = 0,
-            UdpPort = 0,
-            AuthTimeoutSeconds = authTimeoutSeconds,
-            MaxPreAuthConnectionsPerAddress = maxPreAuth,
-            TokenRecheckSeconds = recheckSeconds,
-        };
-        var listener = new NetworkListener(device, tokens ?? _tokens, time, _log);
-        listener.Start();
-        return listener;
-    }
+    private NetworkListener Listen(TimeProvider time, int authTimeoutSeconds = 5, int maxPreAuth = 8, int recheckSeconds = 5, ICollectorTokens? tokens = null) =>
+        StartListener(tokens ?? _tokens, time, authTimeoutSeconds: authTimeoutSeconds, maxPreAuthPerAddress: maxPreAuth, tokenRecheckSeconds: recheckSeconds, logger: _log);
 
     private static byte[] Control(Func<byte[], int> write)
     {
