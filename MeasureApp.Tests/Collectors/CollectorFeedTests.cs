@@ -77,6 +77,8 @@ public abstract class CollectorFeedTests(DatabaseProvider provider) : IDisposabl
         Assert.Equal(2L * Samples, stopped.GetProperty("sampleCount").GetInt64());
         Assert.Equal(2, listener.Counters.BlocksDelivered);
         Assert.Equal(4, listener.Counters.AuthenticationFailures);
+        var metrics = await alice.GetStringAsync("/metrics");
+        Assert.Contains("measureapp_collector_auth_failures_total{device=\"net-1\"} 4", metrics, StringComparison.Ordinal);
     }
 
     public void Dispose()
