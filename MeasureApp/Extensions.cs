@@ -144,7 +144,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Presence.CircuitRegistry>();
         services.AddScoped<MeasureApp.Presence.RegistryCircuitHandler>();
         services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(sp => sp.GetRequiredService<MeasureApp.Presence.RegistryCircuitHandler>());
-        services.AddScoped<MeasureApp.Admin.UserAdminService>();
+        services.AddSingleton<MeasureApp.Admin.UserAdminService>();
         services.AddSingleton<LimitsAdminService>();
         services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
         services.AddSingleton<MeasureApp.Monitoring.LiveLatencyStats>();

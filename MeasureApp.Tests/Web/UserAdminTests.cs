@@ -8,9 +8,28 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MeasureApp.Tests.Web;
 
 /// <summary>User administration in the service layer (the page is only a view of it).</summary>
-public sealed class UserAdminTests : IDisposable
+public abstract class UserAdminTests(DatabaseProvider provider) : IDisposable
 {
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
+    private readonly AppFactory _factory = new(provider);
+
+    [Fact]
+    public async Task ALockFromATabThatSawTheUserBeforeAnotherAdminChangedThemTakesEffect()
+    {
+        var (firstTab, me, _) = await AdminAsync();
+        var (secondTab, _, _) = await AdminAsync();
+        var op = await Users.CreateOperatorAsync(_factory.Services);
+        Assert.True((await firstTab.SetLockedAsync(me, op.Id, true)).Succeeded);
+        Assert.True((await secondTab.SetLockedAsync(me, op.Id, false)).Succeeded);
+
+        var relock = await firstTab.SetLockedAsync(me, op.Id, true);
+
+        // Either it worked, or it says it did not: never "locked" while the user can still sign in.
+        await using var fresh = _factory.Services.CreateAsyncScope();
+        var check = fresh.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var locked = await check.IsLockedOutAsync((await check.FindByIdAsync(op.Id))!);
+        Assert.Equal(relock.Succeeded, locked);
+        Assert.True(relock.Succeeded, relock.Error);
+    }
 
     [Fact]
     public async Task AnOperatorCannotUseTheAdminService()
@@ -103,5 +122,13 @@ public sealed class UserAdminTests : IDisposable
         return (scope.ServiceProvider.GetRequiredService<UserAdminService>(), new Requester(admin!.Id, admin.Email!, IsAdmin: true), users);
     }
 
-    public void Dispose() => _factory.Dispose();
+    public void Dispose()
+    {
+        _factory.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }
+
+public sealed class SqliteUserAdminTests() : UserAdminTests(DatabaseProvider.Sqlite);
+
+public sealed class PostgresUserAdminTests() : UserAdminTests(DatabaseProvider.Postgres);
