@@ -84,7 +84,7 @@ public static class ExportEndpoints
         response.Headers.CacheControl = "no-store";
         response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = export.FileName() }.ToString();
         response.Headers.XContentTypeOptions = "nosniff";
-        var segments = store.ReadRawAsync(measurement.Id, export.FromIndex, export.ToIndex, export.Channels, ct);
+        var segments = export.Complete(store.ReadRawAsync(measurement.Id, export.FromIndex, export.ToIndex, export.Channels, ct), ct);
         try
         {
             if (export.Format == ExportFormat.Csv)
@@ -99,6 +99,14 @@ public static class ExportEndpoints
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The client went away; there is nobody left to answer.
+        }
+        catch (ExportIncompleteException ex)
+        {
+            // The status line (200) is gone already: abort the connection so the client sees a failed
+            // download, never a shorter file that looks whole.
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ExportEndpoints))
+                .LogWarning("Export of measurement {Measurement} aborted: {Reason}", measurement.Id, ex.Message);
+            http.Abort();
         }
     }
 

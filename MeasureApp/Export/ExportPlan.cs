@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 
 namespace MeasureApp.Export;
@@ -46,6 +48,28 @@ public sealed record ExportPlan
     /// <summary>Rows in the export.</summary>
     public long Rows => ToIndex - FromIndex;
 
+    /// <summary>
+    /// Passes <paramref name="segments"/> through and fails with <see cref="ExportIncompleteException"/>
+    /// when the store ends before <see cref="ToIndex"/>: the rows were deleted (or purged) while the export
+    /// ran. The writer then never writes its end (no CSV tail, no Parquet footer) and the download fails
+    /// visibly instead of ending as a shorter file that looks complete.
+    /// </summary>
+    public async IAsyncEnumerable<SampleSegment> Complete(IAsyncEnumerable<SampleSegment> segments, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        var reached = FromIndex;
+        await foreach (var segment in segments.WithCancellation(cancellationToken))
+        {
+            reached = segment.FirstIndex + segment.Count;
+            yield return segment;
+        }
+        if (reached < ToIndex)
+        {
+            throw new ExportIncompleteException(string.Create(CultureInfo.InvariantCulture,
+                $"The measurement's data disappeared while it was being exported (deleted?): {reached - FromIndex} of {Rows} rows were read."));
+        }
+    }
+
     /// <summary>Column title of an exported channel: <c>name [unit]</c>.</summary>
     public string ColumnTitle(int channel)
     {
@@ -81,5 +105,26 @@ public sealed record ExportPlan
             // Fall through: an export must not fail over a label.
         }
         return [.. Enumerable.Range(0, measurement.ChannelCount).Select(c => new ChannelInfo("ch" + (c + 1).ToString(CultureInfo.InvariantCulture), ""))];
+    }
+}
+
+/// <summary>The stored rows ended before the export's planned end: the file would be truncated.</summary>
+public sealed class ExportIncompleteException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public ExportIncompleteException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public ExportIncompleteException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public ExportIncompleteException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }
