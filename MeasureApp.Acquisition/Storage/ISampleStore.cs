@@ -23,6 +23,12 @@ public interface ISampleStore
     /// <summary>Writes chunks; a chunk whose (measurement, sequence) already exists is skipped, never duplicated.</summary>
     Task WriteChunksAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes a measurement's stored samples (chunks and summaries; the measurement's own row stays).
+    /// Callers check ownership and that it no longer runs; an interrupted delete can simply run again.
+    /// </summary>
+    Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken);
+
     /// <summary>Reads the chunks of a measurement overlapping sample indices [fromIndex, toIndex).</summary>
     Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken);
 
