@@ -100,7 +100,8 @@ public static class MeasureAppExtensions
             o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
         });
-        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
+        // Cookies are re-checked against the security stamp as often as open tabs revalidate.
+        services.AddOptions<SecurityStampValidatorOptions>().Configure<IOptions<AuthOptions>>((o, auth) => o.ValidationInterval = TimeSpan.FromSeconds(auth.Value.RevalidationSeconds));
         services.AddIdentityCore<AppUser>(o =>
             {
                 o.Password.RequiredLength = 8;
