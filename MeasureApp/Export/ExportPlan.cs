@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -25,6 +24,26 @@ public enum ExportTimeStyle
     Seconds,
 }
 
+/// <summary>Unit of the Parquet <c>time</c> column.</summary>
+public enum ExportTimeUnit
+{
+    /// <summary>TIMESTAMP(NANOS): the stored nanoseconds exactly.</summary>
+    Nanoseconds,
+    /// <summary>TIMESTAMP(MICROS), truncated: for readers without nanosecond time stamps (Spark without its legacy flag).</summary>
+    Microseconds,
+}
+
+/// <summary>Page compression of a Parquet export.</summary>
+public enum ExportCompression
+{
+    /// <summary>Uncompressed pages (fastest to write).</summary>
+    None,
+    /// <summary>Snappy: every Parquet reader has it; fast.</summary>
+    Snappy,
+    /// <summary>Zstandard (level 1): smaller files, still fast.</summary>
+    Zstd,
+}
+
 /// <summary>A validated export: what to read and how to write it.</summary>
 public sealed record ExportPlan
 {
@@ -44,6 +63,10 @@ public sealed record ExportPlan
     public required ExportFormat Format { get; init; }
     /// <summary>CSV time column style.</summary>
     public required ExportTimeStyle Time { get; init; }
+    /// <summary>Parquet time column unit.</summary>
+    public ExportTimeUnit TimeUnit { get; init; }
+    /// <summary>Parquet page compression.</summary>
+    public ExportCompression Compression { get; init; }
 
     /// <summary>Rows in the export.</summary>
     public long Rows => ToIndex - FromIndex;
@@ -90,22 +113,7 @@ public sealed record ExportPlan
     }
 
     /// <summary>Channel list of a stored measurement; an unreadable list yields numbered channels.</summary>
-    public static IReadOnlyList<ChannelInfo> ParseChannels(MeasurementRecord measurement)
-    {
-        ArgumentNullException.ThrowIfNull(measurement);
-        try
-        {
-            if (JsonSerializer.Deserialize<List<ChannelInfo>>(measurement.ChannelsJson) is { } list)
-            {
-                return list;
-            }
-        }
-        catch (JsonException)
-        {
-            // Fall through: an export must not fail over a label.
-        }
-        return [.. Enumerable.Range(0, measurement.ChannelCount).Select(c => new ChannelInfo("ch" + (c + 1).ToString(CultureInfo.InvariantCulture), ""))];
-    }
+    public static IReadOnlyList<ChannelInfo> ParseChannels(MeasurementRecord measurement) => MeasurementMapping.Channels(measurement);
 }
 
 /// <summary>The stored rows ended before the export's planned end: the file would be truncated.</summary>
