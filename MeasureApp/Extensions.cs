@@ -10,6 +10,7 @@ using MeasureApp.Live;
 using MeasureApp.Storage;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
@@ -116,7 +117,8 @@ public static class MeasureAppExtensions
                 }
             };
         });
-        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
+        // Cookies are re-checked against the security stamp as often as open tabs revalidate.
+        services.AddOptions<SecurityStampValidatorOptions>().Configure<IOptions<AuthOptions>>((o, auth) => o.ValidationInterval = TimeSpan.FromSeconds(auth.Value.RevalidationSeconds));
         services.AddIdentityCore<AppUser>(o =>
             {
                 o.Password.RequiredLength = 8;
@@ -154,6 +156,7 @@ public static class MeasureAppExtensions
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddProblemDetails();
         services.AddMudServices();
         services.AddScoped<UserSession>();
         services.AddLiveRelay(builder.Configuration);
@@ -164,7 +167,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Presence.CircuitRegistry>();
         services.AddScoped<MeasureApp.Presence.RegistryCircuitHandler>();
         services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(sp => sp.GetRequiredService<MeasureApp.Presence.RegistryCircuitHandler>());
-        services.AddScoped<MeasureApp.Admin.UserAdminService>();
+        services.AddSingleton<MeasureApp.Admin.UserAdminService>();
         services.AddSingleton<LimitsAdminService>();
         services.AddScoped<MeasureApp.Monitoring.MonitorFeed>();
         services.AddSingleton<MeasureApp.Monitoring.LiveLatencyStats>();
@@ -182,8 +185,37 @@ public static class MeasureAppExtensions
         {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         }
+        // A page asked for with GET gets the not-found page (re-executed, keeping the status); the API and
+        // any other method get a problem document (405 for a wrong method, 404 for an unknown route).
+        // The re-execution must sit on the main pipeline (a branch has no routing to re-run), so it is
+        // switched off per request for everything that is not a page.
+        app.UseWhen(c => !IsPageRequest(c), other => other.UseStatusCodePages());
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.Use((context, next) =>
+        {
+            if (!IsPageRequest(context) && context.Features.Get<IStatusCodePagesFeature>() is { } reExecute)
+            {
+                reExecute.Enabled = false;
+            }
+            return next(context);
+        });
+        app.Use(async (context, next) =>
+        {
+            // Routing finds nothing for HEAD on a GET-only route (it answered 404): say it is the method.
+            if (HttpMethods.IsHead(context.Request.Method) && context.GetEndpoint() is null && AnswersGet(context))
+            {
+                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                context.Response.Headers.Allow = HttpMethods.Get;
+                return;
+            }
+            await next(context);
+        });
         app.UseDatabaseOutageAnswers();
+        // Explicit, after the status-code pages: their re-executed request runs the rest of the pipeline,
+        // and the not-found page's endpoint carries authorization metadata (implicit middleware at the
+        // front of the pipeline would not see it and the re-execution answered 500).
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
@@ -197,6 +229,24 @@ public static class MeasureAppExtensions
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = StorageHealthCheck.WriteAsync });
         return app;
     }
+
+    private static bool AnswersGet(HttpContext context)
+    {
+        var path = context.Request.Path;
+        foreach (var endpoint in context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints.OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>())
+        {
+            if (endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>() is { } methods
+                && methods.HttpMethods.Contains(HttpMethods.Get)
+                && new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(Microsoft.AspNetCore.Routing.Template.TemplateParser.Parse(endpoint.RoutePattern.RawText ?? "/"), new()).TryMatch(path, new()))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool IsPageRequest(HttpContext context) =>
+        HttpMethods.IsGet(context.Request.Method) && !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase);
 
     // The repository root's appsettings.json is the one configuration file; it is linked into the
     // build output. When the content root (the project folder under `dotnet run`) has none, read the

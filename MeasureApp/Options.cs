@@ -104,8 +104,8 @@ public sealed class MonitorOptions
     [Range(1, 1e12, ErrorMessage = "Monitor:BytesToBrowserPerSecondWarning must be between {1} and {2}.")]
     public double BytesToBrowserPerSecondWarning { get; set; } = 5_000_000;
 
-    [Range(0.1, 1000, ErrorMessage = "Monitor:CpuPercentWarning must be between {1} and {2}.")]
-    public double CpuPercentWarning { get; set; } = 50;
+    [Range(0.1, 1000, ErrorMessage = "Monitor:PipelinePercentWarning must be between {1} and {2}.")]
+    public double PipelinePercentWarning { get; set; } = 50;
 
     [Range(0.001, 1e6, ErrorMessage = "Monitor:DroppedFramesPerSecondWarning must be between {1} and {2}.")]
     public double DroppedFramesPerSecondWarning { get; set; } = 1;
@@ -116,3 +116,15 @@ public sealed class MonitorOptions
 
 [OptionsValidator]
 public sealed partial class MonitorOptionsValidator : IValidateOptions<MonitorOptions>;
+
+/// <summary>
+/// Validates options that describe their own problem in one sentence naming the key
+/// (<c>Relay:Lease must be…</c>), and passes that sentence on unchanged.
+/// </summary>
+public sealed class ProblemValidator<TOptions>(Func<TOptions, string?> problem) : IValidateOptions<TOptions>
+    where TOptions : class
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, TOptions options) =>
+        problem(options) is { } message ? ValidateOptionsResult.Fail(message) : ValidateOptionsResult.Success;
+}

@@ -41,7 +41,7 @@ public sealed class ResourceAccountant(TimeProvider time)
     public void AddSamples(string userId, long samples, int channels = 1) => For(userId).AddSamples(samples, channels);
 
     /// <summary>Charges pipeline work in <see cref="Stopwatch"/> ticks to a measurement owner.</summary>
-    public void AddCpuTicks(string userId, long stopwatchTicks) => For(userId).AddCpuTicks(stopwatchTicks);
+    public void AddPipelineTicks(string userId, long stopwatchTicks) => For(userId).AddPipelineTicks(stopwatchTicks);
 
     /// <summary>Charges bytes sent to a subscriber's browser.</summary>
     public void AddBytesToBrowser(string userId, long bytes) => For(userId).AddBytesToBrowser(bytes);
@@ -75,7 +75,7 @@ public sealed class ResourceAccountant(TimeProvider time)
                         (totals.Samples - before.Samples) / seconds,
                         (totals.Values - before.Values) / seconds,
                         (totals.BytesToBrowser - before.BytesToBrowser) / seconds,
-                        TicksToSeconds(totals.CpuTicks - before.CpuTicks) / seconds * 100,
+                        TicksToSeconds(totals.PipelineTicks - before.PipelineTicks) / seconds * 100,
                         (totals.DroppedFrames - before.DroppedFrames) / seconds);
                     _baseline[meter.UserId] = totals;
                 }
@@ -85,7 +85,7 @@ public sealed class ResourceAccountant(TimeProvider time)
                     UserId = meter.UserId,
                     Samples = totals.Samples,
                     Values = totals.Values,
-                    CpuTime = TimeSpan.FromSeconds(TicksToSeconds(totals.CpuTicks)),
+                    PipelineTime = TimeSpan.FromSeconds(TicksToSeconds(totals.PipelineTicks)),
                     BytesToBrowser = totals.BytesToBrowser,
                     DroppedFrames = totals.DroppedFrames,
                     BufferBytes = totals.BufferBytes,
@@ -95,7 +95,7 @@ public sealed class ResourceAccountant(TimeProvider time)
                     SamplesPerSecond = rates.SamplesPerSecond,
                     ValuesPerSecond = rates.ValuesPerSecond,
                     BytesToBrowserPerSecond = rates.BytesPerSecond,
-                    CpuPercent = rates.CpuPercent,
+                    PipelinePercent = rates.PipelinePercent,
                     DroppedFramesPerSecond = rates.DropsPerSecond,
                 });
             }
@@ -110,7 +110,7 @@ public sealed class ResourceAccountant(TimeProvider time)
 
     private static double TicksToSeconds(long stopwatchTicks) => (double)stopwatchTicks / Stopwatch.Frequency;
 
-    private readonly record struct Rates(double SamplesPerSecond, double ValuesPerSecond, double BytesPerSecond, double CpuPercent, double DropsPerSecond);
+    private readonly record struct Rates(double SamplesPerSecond, double ValuesPerSecond, double BytesPerSecond, double PipelinePercent, double DropsPerSecond);
 }
 
 /// <summary>One user's resource use at a snapshot: totals since the process started, gauges now, and rates.</summary>
@@ -126,7 +126,7 @@ public sealed record UserUsage
     public long Values { get; init; }
 
     /// <summary>Time spent publishing the user's blocks (storage hand-off and live decimation for every watcher).</summary>
-    public TimeSpan CpuTime { get; init; }
+    public TimeSpan PipelineTime { get; init; }
 
     /// <summary>Estimated bytes sent to the user's browser tabs.</summary>
     public long BytesToBrowser { get; init; }
@@ -156,7 +156,7 @@ public sealed record UserUsage
     public double BytesToBrowserPerSecond { get; init; }
 
     /// <summary>Pipeline time per wall-clock time, in percent of one core.</summary>
-    public double CpuPercent { get; init; }
+    public double PipelinePercent { get; init; }
 
     /// <summary>Dropped live frames per second.</summary>
     public double DroppedFramesPerSecond { get; init; }

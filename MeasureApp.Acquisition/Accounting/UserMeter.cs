@@ -11,7 +11,7 @@ public sealed class UserMeter
 {
     private long _samples;
     private long _values;
-    private long _cpuTicks;
+    private long _pipelineTicks;
     private long _bytesToBrowser;
     private long _droppedFrames;
     private long _bufferBytes;
@@ -32,7 +32,7 @@ public sealed class UserMeter
     }
 
     /// <summary>Charges pipeline work measured in <see cref="Stopwatch"/> ticks.</summary>
-    public void AddCpuTicks(long stopwatchTicks) => Interlocked.Add(ref _cpuTicks, stopwatchTicks);
+    public void AddPipelineTicks(long stopwatchTicks) => Interlocked.Add(ref _pipelineTicks, stopwatchTicks);
 
     /// <summary>Charges bytes sent to the user's browser (an estimate, see <see cref="TrafficEstimate"/>).</summary>
     public void AddBytesToBrowser(long bytes) => Interlocked.Add(ref _bytesToBrowser, bytes);
@@ -62,7 +62,7 @@ public sealed class UserMeter
     internal Totals Read() => new(
         Interlocked.Read(ref _samples),
         Interlocked.Read(ref _values),
-        Interlocked.Read(ref _cpuTicks),
+        Interlocked.Read(ref _pipelineTicks),
         Interlocked.Read(ref _bytesToBrowser),
         Interlocked.Read(ref _droppedFrames),
         Interlocked.Read(ref _bufferBytes),
@@ -73,7 +73,7 @@ public sealed class UserMeter
     internal readonly record struct Totals(
         long Samples,
         long Values,
-        long CpuTicks,
+        long PipelineTicks,
         long BytesToBrowser,
         long DroppedFrames,
         long BufferBytes,

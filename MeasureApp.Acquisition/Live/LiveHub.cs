@@ -31,12 +31,25 @@ public sealed class LiveHub
     public LiveSubscription? Subscribe(Guid measurementId, Requester requester, LiveView view, int capacity = 64)
     {
         ArgumentNullException.ThrowIfNull(requester);
+        return _topics.TryGetValue(measurementId, out var topic) && requester.MayAccess(topic.Info.OwnerId)
+            ? SubscribeFor(requester.UserId, measurementId, view, capacity)
+            : null;
+    }
+
+    /// <summary>
+    /// Trusted system call (the relay host): subscribes on behalf of <paramref name="userId"/>, whose
+    /// own instance already checked their access; the subscription is charged to them as a local one
+    /// would be. Null when the measurement does not run on this instance.
+    /// </summary>
+    public LiveSubscription? SubscribeFor(string userId, Guid measurementId, LiveView view, int capacity = 64)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userId);
         ArgumentNullException.ThrowIfNull(view);
-        if (!_topics.TryGetValue(measurementId, out var topic) || !requester.MayAccess(topic.Info.OwnerId))
+        if (!_topics.TryGetValue(measurementId, out var topic))
         {
             return null;
         }
-        var subscription = new LiveSubscription(topic.Info, requester.UserId, view, capacity, topic.Remove, _accountant);
+        var subscription = new LiveSubscription(topic.Info, userId, view, capacity, topic.Remove, _accountant);
         topic.Add(subscription);
         return subscription;
     }

@@ -176,6 +176,13 @@ public sealed class MeasurementEngine(
         return _running.TryGetValue(measurementId, out var r) && requester.MayAccess(r.Measurement.OwnerId) ? r.Measurement.Snapshot() : null;
     }
 
+    /// <summary>Trusted system call (relay, orphan sweep): whether the measurement runs on this instance, whoever owns it.</summary>
+    public bool IsRunningHere(Guid measurementId) => _running.ContainsKey(measurementId);
+
+    /// <summary>Trusted system call (the relay's announcements): every measurement running on this instance.</summary>
+    public IReadOnlyList<MeasurementInfo> RunningHere() =>
+        [.. _running.Values.Select(r => r.Measurement.Snapshot()).OrderBy(m => m.StartedAt)];
+
     /// <summary>Calls <paramref name="onChange"/> whenever one of the user's measurements starts or stops.</summary>
     public IDisposable Watch(string userId, Action<MeasurementInfo> onChange)
     {
@@ -325,7 +332,7 @@ public sealed class MeasurementEngine(
         var channels = block.ChannelCount;
         var accepted = PublishCore(running, block);
         var meter = accountant.For(running.Measurement.OwnerId);
-        meter.AddCpuTicks(Stopwatch.GetTimestamp() - started);
+        meter.AddPipelineTicks(Stopwatch.GetTimestamp() - started);
         if (accepted)
         {
             meter.AddSamples(samples, channels);

@@ -30,6 +30,12 @@ public interface ISampleStore
     /// </summary>
     Task SettleSampleCountsAsync(IReadOnlyCollection<Guid> measurementIds, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// Deletes a measurement's stored samples (chunks and summaries; the measurement's own row stays).
+    /// Callers check ownership and that it no longer runs; an interrupted delete can simply run again.
+    /// </summary>
+    Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken);
+
     /// <summary>Reads the chunks of a measurement overlapping sample indices [fromIndex, toIndex).</summary>
     Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken);
 

@@ -18,7 +18,7 @@ public sealed record DecimatedRange
 
     /// <summary>
     /// Where the answer came from: 0 = raw samples, 1 = 64-sample buckets, 2 = 1024-sample buckets,
-    /// 3 = per-chunk summaries, L ≥ 4 = summaries of 16^(L−3) chunks (the coarsest level used; an
+    /// 3 = per-chunk summaries, L ≥ 4 = summaries of 4^(L−3) chunks (the coarsest level used; an
     /// unfinished tail may come from finer ones).
     /// </summary>
     public required int Level { get; init; }

@@ -7,14 +7,23 @@ using Microsoft.Win32.SafeHandles;
 
 namespace MeasureApp.Acquisition.Storage;
 
-/// <summary>Where the store writer keeps data while the database is unreachable.</summary>
+/// <summary>Where the store writer keeps data while the database is unreachable (configuration section <c>Spool</c>).</summary>
 public sealed class SpoolOptions
 {
+    /// <summary>Configuration section.</summary>
+    public const string SectionName = "Storage:Spool";
+
     /// <summary>Folder of the spool file; the host sets it under its data directory. Null: a fresh temp folder (tests, tools).</summary>
     public string? Directory { get; set; }
 
     /// <summary>Largest spool file; beyond it the writer holds data in memory until the bounded queue stops measurements.</summary>
     public long MaxBytes { get; set; } = 32L * 1024 * 1024 * 1024;
+
+    /// <summary>The problem with these options (naming the key), or null when they are usable.</summary>
+    public string? Problem() =>
+        MaxBytes < 1024 * 1024 ? $"{SectionName}:MaxBytes must be at least 1 MiB (got {MaxBytes})."
+        : Directory is { Length: 0 } ? $"{SectionName}:Directory must not be empty (leave it out for the default under Storage:DataDirectory)."
+        : null;
 }
 
 /// <summary>A record read back from the spool: a chunk, or a measurement's final metadata.</summary>

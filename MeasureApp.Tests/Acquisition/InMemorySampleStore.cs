@@ -50,6 +50,19 @@ public sealed class InMemorySampleStore : ISampleStore
         }
     }
 
+    /// <inheritdoc />
+    public Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            foreach (var key in _chunks.Keys.Where(k => k.Item1 == measurementId).ToList())
+            {
+                _chunks.Remove(key);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
     /// <summary>The stored chunks of a measurement in sequence order.</summary>
     public List<StoredChunk> Chunks(Guid id)
     {

@@ -34,11 +34,16 @@ public sealed class SessionBrowserTests(BrowserFixture browser) : IClassFixture<
 
             await tabA.ClickAsync("#pause-button");
             await tabA.WaitForSelectorAsync("#paused-chip");
-            // A render already in flight may still land: take A's position once it has settled.
+            // A render already in flight when the pause landed may still arrive. Settled means: the
+            // server reported a whole status window without a render (the tab's loop sends the status
+            // after its render went through), then the browser drew what it still held in the next
+            // animation frames. From then on A must not move at all while B goes on.
+            await tabA.WaitForFunctionAsync("() => document.querySelector('.live-chart .chip-fps')?.textContent.trim() === '0 fps'");
+            await tabA.EvaluateAsync("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
             var pausedAt = await tabA.EvaluateAsync<double>(LastX);
             await tabB.WaitForFunctionAsync($"({LastX})() > {pausedAt + 1.0}");
             var stillA = await tabA.EvaluateAsync<double>(LastX);
-            Assert.InRange(stillA, pausedAt, pausedAt + 0.2);
+            Assert.Equal(pausedAt, stillA);
             Assert.Empty(await tabB.QuerySelectorAllAsync("#paused-chip"));
 
             await tabA.ClickAsync("#pause-button");

@@ -6,7 +6,10 @@ namespace MeasureApp.Tests.Export;
 
 /// <summary>What DuckDB saw in a Parquet file (see duckdb/read.mjs).</summary>
 internal sealed record DuckDbReport(IReadOnlyList<DuckDbColumn> Columns, long Rows, int RowGroups, string? TimePhysical, string? TimeLogical,
-    IReadOnlyDictionary<string, string> Metadata, string CsvPath);
+    IReadOnlyDictionary<string, string> Metadata, string CsvPath, IReadOnlyList<DuckDbChunk> Chunks);
+
+/// <summary>One column chunk as DuckDB's parquet_metadata() reports it (statistics as DuckDB prints them).</summary>
+internal sealed record DuckDbChunk(int RowGroup, string Column, string Compression, string? Min, string? Max);
 
 internal sealed record DuckDbColumn(string Name, string Type);
 

@@ -90,6 +90,63 @@ public sealed class ExportTests(ExportFixture fixture) : IClassFixture<ExportFix
     }
 
     [Fact]
+    public async Task ParquetColumnChunksCarryMinMaxStatisticsThatDuckDbReads()
+    {
+        var path = await DownloadAsync(fixture.Owner, Url("format=parquet"), "stats.parquet");
+
+        var report = await DuckDbReader.ReadAsync(path);
+
+        Assert.Equal(4, report.Chunks.Count);
+        Assert.All(report.Chunks, c => Assert.True(c.Min is not null && c.Max is not null, $"{c.Column} has min/max statistics"));
+        for (var channel = 0; channel < ExportFixture.Channels; channel++)
+        {
+            var chunk = report.Chunks[channel + 1];
+            Assert.Equal(fixture.Samples[channel].Min(), float.Parse(chunk.Min!, CultureInfo.InvariantCulture));
+            Assert.Equal(fixture.Samples[channel].Max(), float.Parse(chunk.Max!, CultureInfo.InvariantCulture));
+        }
+        Assert.Equal("UNCOMPRESSED", report.Chunks[0].Compression);
+    }
+
+    [Theory]
+    [InlineData("snappy", "SNAPPY")]
+    [InlineData("zstd", "ZSTD")]
+    public async Task CompressedParquetReadsBackValueByValueAndIsSmaller(string compression, string duckDbName)
+    {
+        var plain = await DownloadAsync(fixture.Owner, Url("format=parquet&channels=1"), $"plain-{compression}.parquet");
+        var path = await DownloadAsync(fixture.Owner, Url($"format=parquet&channels=1&compression={compression}"), $"{compression}.parquet");
+
+        var report = await DuckDbReader.ReadAsync(path);
+
+        Assert.All(report.Chunks, c => Assert.Equal(duckDbName, c.Compression));
+        Assert.True(new FileInfo(path).Length < new FileInfo(plain).Length, "compressed pages are smaller");
+        var rows = 0L;
+        foreach (var cells in ReadDuckDbRows(report))
+        {
+            Assert.Equal(DuckDbTime(ExportFixture.TimeNs(rows)), long.Parse(cells[0], CultureInfo.InvariantCulture));
+            Assert.Equal(fixture.Samples[1][rows], float.Parse(cells[1], CultureInfo.InvariantCulture));
+            rows++;
+        }
+        Assert.Equal(fixture.Samples[1].Length, rows);
+    }
+
+    [Fact]
+    public async Task ParquetInMicrosecondsIsATimestampOfMicrosForReadersWithoutNanoseconds()
+    {
+        var path = await DownloadAsync(fixture.Owner, Url("format=parquet&channels=0&timeUnit=us"), "micros.parquet");
+
+        var report = await DuckDbReader.ReadAsync(path);
+
+        Assert.Contains("MICROS", report.TimeLogical ?? "", StringComparison.OrdinalIgnoreCase);
+        var rows = 0L;
+        foreach (var cells in ReadDuckDbRows(report))
+        {
+            Assert.Equal(ExportFixture.TimeNs(rows) / 1000 * 1000, long.Parse(cells[0], CultureInfo.InvariantCulture));
+            rows++;
+        }
+        Assert.Equal(fixture.Samples[0].Length, rows);
+    }
+
+    [Fact]
     public async Task ParquetWithOneChannelAndARangeHoldsExactlyThatSlice()
     {
         var path = await DownloadAsync(fixture.Owner, Url("format=parquet&channels=1&from=100.25&to=101"), "slice.parquet");
@@ -111,6 +168,9 @@ public sealed class ExportTests(ExportFixture fixture) : IClassFixture<ExportFix
 
     [Theory]
     [InlineData("format=xml", "Unknown format")]
+    [InlineData("format=parquet&compression=lz4", "Unknown compression")]
+    [InlineData("format=parquet&timeUnit=ms", "Unknown time unit")]
+    [InlineData("format=csv&compression=zstd", "apply to Parquet only")]
     [InlineData("channels=3", "Unknown channel 3")]
     [InlineData("channels=0,x", "not a channel index")]
     [InlineData("channels=-1", "not a channel index")]

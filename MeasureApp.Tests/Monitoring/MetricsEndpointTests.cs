@@ -58,7 +58,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         var samples = Sample("measureapp_user_samples_total", $"{{user=\"{op.Id}\"}}").Match(body);
         Assert.True(samples.Success, $"no per-user sample counter for {op.Id} in:\n{body}");
         Assert.True(double.Parse(samples.Groups[1].Value, CultureInfo.InvariantCulture) >= 1_000, samples.Value);
-        Assert.Matches(Sample("measureapp_user_cpu_seconds_total", $"{{user=\"{op.Id}\"}}"), body);
+        Assert.Matches(Sample("measureapp_user_pipeline_seconds_total", $"{{user=\"{op.Id}\"}}"), body);
         Assert.Matches(Sample("measureapp_user_buffer_bytes", $"{{user=\"{op.Id}\"}}"), body);
         Assert.DoesNotContain(op.Email!, body, StringComparison.OrdinalIgnoreCase);
         // HTTP request metrics from prometheus-net's middleware.

@@ -90,6 +90,25 @@ public sealed class MonitorPageTests : MudTestContext
         Assert.DoesNotContain("overload", page.Find("#latency-p95").ClassList);
     }
 
+    [Fact]
+    public async Task ThePageKeepsUpdatingOnASecondVisitInTheSameTab()
+    {
+        var stats = _factory.Services.GetRequiredService<LiveLatencyStats>();
+        var first = Render();
+        stats.Record(11);
+        first.WaitForAssertion(() => Assert.Equal(Ms(11), first.Find("#latency-p50").TextContent.Trim()), Wait);
+
+        // Navigating away disposes the page; the circuit (and its scoped feed) lives on.
+        await Context.DisposeComponentsAsync();
+        var second = Context.Render<MonitorPage>();
+        for (var i = 0; i < 10; i++)
+        {
+            stats.Record(222);
+        }
+
+        second.WaitForAssertion(() => Assert.Equal(Ms(222), second.Find("#latency-p99").TextContent.Trim()), Wait);
+    }
+
     private static string Ms(double value) => value.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
 
     private IRenderedComponent<MonitorPage> Render()

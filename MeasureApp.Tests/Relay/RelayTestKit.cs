@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
-using MeasureApp.Storage;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -41,7 +40,7 @@ internal sealed class TestDatabase : IDbContextFactory<AppDbContext>, IAsyncDisp
         var row = await db.Measurements.FirstOrDefaultAsync(m => m.Id == info.Id);
         if (row is null)
         {
-            db.Measurements.Add(DbSampleStore.ToRecord(info));
+            db.Measurements.Add(info.ToRecord());
         }
         else
         {

@@ -164,6 +164,14 @@ internal sealed class SwitchableStore : ISampleStore
         }
     });
 
+    public Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken) => Do(() =>
+    {
+        foreach (var key in _chunks.Keys.Where(k => k.Item1 == measurementId).ToList())
+        {
+            _chunks.Remove(key);
+        }
+    });
+
     public Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -13,6 +13,8 @@ public sealed class StartupConfigurationTests
     [InlineData("Admin:Email", "not-an-email", "Admin:Email")]
     [InlineData("Acquisition:BlockMilliseconds", "0", "Acquisition:BlockMilliseconds")]
     [InlineData("Auth:RevalidationSeconds", "600", "Auth:RevalidationSeconds")]
+    [InlineData("Storage:Spool:MaxBytes", "10", "Storage:Spool:MaxBytes must be at least 1 MiB")]
+    [InlineData("Metrics:RequireAdmin", "perhaps", "Metrics:RequireAdmin")]
     public void AnInvalidSettingStopsTheStartNamingItsKey(string key, string value, string named)
     {
         using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { [key] = value });
@@ -60,6 +62,20 @@ public sealed class StartupConfigurationTests
         var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
 
         Assert.Contains("ConnectionStrings:Redis", Flatten(error), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABadRelaySettingFailsTheStartWithASentenceNamingTheKey()
+    {
+        using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Redis"] = TestEnvironment.RedisConnectionString,
+            ["Relay:Lease"] = "00:00:01",
+        });
+
+        var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
+
+        Assert.Contains("Relay:Lease must be at least twice Relay:RenewInterval", Flatten(error), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -22,9 +22,15 @@ public sealed record AdminResult(string? Error)
 /// <summary>
 /// User management for admins. Every method checks the requester's role itself (never only the
 /// page). Locking, demoting and deleting change the security stamp, so open circuits lose access at
-/// their next revalidation (≤ 30 s); ending sessions also ends the user's open tabs at once.
+/// their next revalidation (<c>Auth:RevalidationSeconds</c>); ending sessions also ends the user's open tabs at once.
 /// </summary>
-public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time)
+/// <remarks>
+/// Each operation runs Identity in a DI scope of its own (a fresh <see cref="UserManager{TUser}"/> and
+/// DbContext): a context that lived as long as the admin's tab served stale users, so a lock after
+/// another admin's change failed on the concurrency stamp. Every <see cref="IdentityResult"/> is checked
+/// and a failure reaches the page as the operation's error.
+/// </remarks>
+public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time)
 {
     public async Task<UserPage> ListAsync(Requester requester, string? search, int page, int pageSize, CancellationToken cancellationToken)
     {
@@ -54,29 +60,38 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
     public async Task<AdminResult> CreateAsync(Requester requester, string email, string password, bool isAdmin)
     {
         RequireAdmin(requester);
+        await using var scope = scopes.CreateAsyncScope();
+        var users = Users(scope);
         var user = new AppUser { UserName = email?.Trim(), Email = email?.Trim(), EmailConfirmed = true, CreatedAt = time.GetUtcNow() };
         var created = await users.CreateAsync(user, password ?? "");
         if (!created.Succeeded)
         {
             return new AdminResult(string.Join(" ", created.Errors.Select(e => e.Description)));
         }
-        await users.AddToRolesAsync(user, isAdmin ? [Roles.Operator, Roles.Admin] : [Roles.Operator]);
-        return AdminResult.Ok;
+        return Checked(await users.AddToRolesAsync(user, isAdmin ? [Roles.Operator, Roles.Admin] : [Roles.Operator]));
     }
 
     public async Task<AdminResult> SetLockedAsync(Requester requester, string userId, bool locked)
     {
         RequireAdmin(requester);
-        if (await FindOtherAsync(requester, userId) is not { } user)
+        await using var scope = scopes.CreateAsyncScope();
+        var users = Users(scope);
+        if (await FindOtherAsync(users, requester, userId) is not { } user)
         {
             return NotFoundOrSelf(requester, userId);
         }
-        await users.SetLockoutEndDateAsync(user, locked ? DateTimeOffset.MaxValue : null);
-        if (!locked)
+        if (Failed(await users.SetLockoutEndDateAsync(user, locked ? DateTimeOffset.MaxValue : null)) is { } lockFailed)
         {
-            await users.ResetAccessFailedCountAsync(user);
+            return lockFailed;
         }
-        await users.UpdateSecurityStampAsync(user);
+        if (!locked && Failed(await users.ResetAccessFailedCountAsync(user)) is { } resetFailed)
+        {
+            return resetFailed;
+        }
+        if (Failed(await users.UpdateSecurityStampAsync(user)) is { } stampFailed)
+        {
+            return stampFailed;
+        }
         if (locked)
         {
             circuits.EndSessions(userId);
@@ -87,42 +102,47 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
     public async Task<AdminResult> SetAdminAsync(Requester requester, string userId, bool isAdmin)
     {
         RequireAdmin(requester);
-        if (await FindOtherAsync(requester, userId) is not { } user)
+        await using var scope = scopes.CreateAsyncScope();
+        var users = Users(scope);
+        if (await FindOtherAsync(users, requester, userId) is not { } user)
         {
             return NotFoundOrSelf(requester, userId);
         }
         var result = isAdmin ? await users.AddToRoleAsync(user, Roles.Admin) : await users.RemoveFromRoleAsync(user, Roles.Admin);
         if (!result.Succeeded && !result.Errors.Any(e => e.Code is "UserAlreadyInRole" or "UserNotInRole"))
         {
-            return new AdminResult(string.Join(" ", result.Errors.Select(e => e.Description)));
+            return Checked(result);
         }
-        await users.UpdateSecurityStampAsync(user);
-        return AdminResult.Ok;
+        return Checked(await users.UpdateSecurityStampAsync(user));
     }
 
     public async Task<AdminResult> DeleteAsync(Requester requester, string userId)
     {
         RequireAdmin(requester);
-        if (await FindOtherAsync(requester, userId) is not { } user)
+        await using var scope = scopes.CreateAsyncScope();
+        var users = Users(scope);
+        if (await FindOtherAsync(users, requester, userId) is not { } user)
         {
             return NotFoundOrSelf(requester, userId);
         }
         circuits.EndSessions(userId);
-        var result = await users.DeleteAsync(user);
-        return result.Succeeded ? AdminResult.Ok : new AdminResult(string.Join(" ", result.Errors.Select(e => e.Description)));
+        return Checked(await users.DeleteAsync(user));
     }
 
     /// <summary>Ends the user's open tabs now and invalidates their cookies.</summary>
     public async Task<(AdminResult Result, int Ended)> EndSessionsAsync(Requester requester, string userId)
     {
         RequireAdmin(requester);
+        await using var scope = scopes.CreateAsyncScope();
+        var users = Users(scope);
         var user = await users.FindByIdAsync(userId);
         if (user is null)
         {
             return (new AdminResult("User not found."), 0);
         }
-        await users.UpdateSecurityStampAsync(user);
-        return (AdminResult.Ok, circuits.EndSessions(userId));
+        // The tabs end even when the stamp could not be changed; the error says their cookies still work.
+        var ended = circuits.EndSessions(userId);
+        return (Checked(await users.UpdateSecurityStampAsync(user)), ended);
     }
 
     private static void RequireAdmin(Requester requester)
@@ -134,8 +154,15 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
         }
     }
 
+    private static UserManager<AppUser> Users(AsyncServiceScope scope) => scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+
+    private static AdminResult Checked(IdentityResult result) => Failed(result) ?? AdminResult.Ok;
+
+    private static AdminResult? Failed(IdentityResult result) =>
+        result.Succeeded ? null : new AdminResult(string.Join(" ", result.Errors.Select(e => e.Description)) is { Length: > 0 } text ? text : "The change was not saved.");
+
     // Admins cannot lock, demote or delete themselves: the last admin must not lock everyone out.
-    private async Task<AppUser?> FindOtherAsync(Requester requester, string userId) =>
+    private static async Task<AppUser?> FindOtherAsync(UserManager<AppUser> users, Requester requester, string userId) =>
         userId == requester.UserId ? null : await users.FindByIdAsync(userId);
 
     private static AdminResult NotFoundOrSelf(Requester requester, string userId) =>

@@ -1,7 +1,7 @@
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
 using MeasureApp.History;
-using MeasureApp.Storage;
+using MeasureApp.Acquisition.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace MeasureApp.Api;
@@ -23,11 +23,12 @@ public enum DeletionOutcome
 public static class MeasurementDeletion
 {
     /// <summary>Deletes measurement <paramref name="id"/> when <paramref name="requester"/> owns it and it is stopped.</summary>
-    public static async Task<DeletionOutcome> DeleteAsync(Requester requester, Guid id, MeasurementCatalog catalog, MeasurementEngine engine, IDbContextFactory<AppDbContext> contexts, CancellationToken cancellationToken)
+    public static async Task<DeletionOutcome> DeleteAsync(Requester requester, Guid id, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(store);
         if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
         {
             return DeletionOutcome.NotFound;
@@ -42,7 +43,7 @@ public static class MeasurementDeletion
             return DeletionOutcome.Running;
         }
         // Data first, row last: an interrupted delete leaves a row that can be deleted again.
-        await new DbSampleStore(contexts).DeleteSamplesAsync(id, cancellationToken);
+        await store.DeleteSamplesAsync(id, cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await db.Measurements.Where(m => m.Id == id && m.OwnerId == requester.UserId).ExecuteDeleteAsync(cancellationToken);
         return DeletionOutcome.Deleted;

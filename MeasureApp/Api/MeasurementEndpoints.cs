@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using MeasureApp.History;
 using MeasureApp.Identity;
@@ -176,10 +177,10 @@ public static class MeasurementEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, IDbContextFactory<AppDbContext> contexts)
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts)
     {
         var me = Me(http);
-        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, contexts, http.RequestAborted);
+        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, store, contexts, http.RequestAborted);
         return outcome switch
         {
             DeletionOutcome.Deleted => TypedResults.NoContent(),

@@ -156,7 +156,7 @@ public sealed class SampleChunkRecord
 
 /// <summary>
 /// Row shape of sample_levels, the min/max pyramid: levels 1 and 2 = 64- and 1024-sample buckets of one
-/// chunk, level 3 = one chunk, level L ≥ 4 = 16^(L−3) chunks. Written and read by Storage/DbSampleStore.
+/// chunk, level 3 = one chunk, level L ≥ 4 = 4^(L−3) chunks (16^(L−3) for measurements stored before 2026-11-24). Written and read by Storage/DbSampleStore.
 /// </summary>
 public sealed class SampleLevelRecord
 {

@@ -10,7 +10,8 @@ using Microsoft.Net.Http.Headers;
 namespace MeasureApp.Export;
 
 /// <summary>
-/// <c>GET /api/measurements/{id}/export?format=csv|parquet&amp;channels=0,2&amp;from=s&amp;to=s&amp;time=iso|seconds</c>:
+/// <c>GET /api/measurements/{id}/export?format=csv|parquet&amp;channels=0,2&amp;from=s&amp;to=s&amp;time=iso|seconds</c>
+/// (Parquet also <c>&amp;timeUnit=ns|us&amp;compression=none|snappy|zstd</c>):
 /// a streamed download of stored raw data. Ownership goes through <see cref="MeasurementCatalog"/>, so
 /// another user's id answers exactly like an unknown one.
 /// </summary>
@@ -84,7 +85,7 @@ public static class ExportEndpoints
         response.Headers.CacheControl = "no-store";
         response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = export.FileName() }.ToString();
         response.Headers.XContentTypeOptions = "nosniff";
-        var segments = store.ReadRawAsync(measurement.Id, export.FromIndex, export.ToIndex, export.Channels, ct);
+        var segments = export.Complete(store.ReadRawAsync(measurement.Id, export.FromIndex, export.ToIndex, export.Channels, ct), ct);
         try
         {
             if (export.Format == ExportFormat.Csv)
@@ -100,6 +101,14 @@ public static class ExportEndpoints
         {
             // The client went away; there is nobody left to answer.
         }
+        catch (ExportIncompleteException ex)
+        {
+            // The status line (200) is gone already: abort the connection so the client sees a failed
+            // download, never a shorter file that looks whole.
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ExportEndpoints))
+                .LogWarning("Export of measurement {Measurement} aborted: {Reason}", measurement.Id, ex.Message);
+            http.Abort();
+        }
     }
 
     internal sealed record PlanResult(ExportPlan? Plan, string? Error);
@@ -109,34 +118,16 @@ public static class ExportEndpoints
     {
         static PlanResult Bad(string message) => new(null, message);
 
-        var formatText = query["format"].ToString();
-        ExportFormat format;
-        if (formatText.Length == 0 || formatText.Equals("csv", StringComparison.OrdinalIgnoreCase))
+        if (!TryChoose(query["format"].ToString(), "format", [("csv", ExportFormat.Csv), ("parquet", ExportFormat.Parquet)], out var format, out var error)
+            || !TryChoose(query["time"].ToString(), "time style", [("iso", ExportTimeStyle.Iso), ("seconds", ExportTimeStyle.Seconds)], out var time, out error)
+            || !TryChoose(query["timeUnit"].ToString(), "time unit", [("ns", ExportTimeUnit.Nanoseconds), ("us", ExportTimeUnit.Microseconds)], out var unit, out error)
+            || !TryChoose(query["compression"].ToString(), "compression", [("none", ExportCompression.None), ("snappy", ExportCompression.Snappy), ("zstd", ExportCompression.Zstd)], out var compression, out error))
         {
-            format = ExportFormat.Csv;
+            return Bad(error!);
         }
-        else if (formatText.Equals("parquet", StringComparison.OrdinalIgnoreCase))
+        if (format == ExportFormat.Csv && (unit != ExportTimeUnit.Nanoseconds || compression != ExportCompression.None))
         {
-            format = ExportFormat.Parquet;
-        }
-        else
-        {
-            return Bad($"Unknown format '{formatText}': use csv or parquet.");
-        }
-
-        var timeText = query["time"].ToString();
-        ExportTimeStyle time;
-        if (timeText.Length == 0 || timeText.Equals("iso", StringComparison.OrdinalIgnoreCase))
-        {
-            time = ExportTimeStyle.Iso;
-        }
-        else if (timeText.Equals("seconds", StringComparison.OrdinalIgnoreCase))
-        {
-            time = ExportTimeStyle.Seconds;
-        }
-        else
-        {
-            return Bad($"Unknown time style '{timeText}': use iso or seconds.");
+            return Bad("timeUnit and compression apply to Parquet only (format=parquet).");
         }
 
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -231,7 +222,30 @@ public static class ExportEndpoints
             StartNs = startNs,
             Format = format,
             Time = time,
+            TimeUnit = unit,
+            Compression = compression,
         }, null);
+    }
+
+    // One of a few named choices; empty text is the first (the default). The error lists the names.
+    private static bool TryChoose<T>(string text, string what, (string Name, T Value)[] choices, out T value, out string? error)
+    {
+        value = choices[0].Value;
+        error = null;
+        if (text.Length == 0)
+        {
+            return true;
+        }
+        foreach (var (name, choice) in choices)
+        {
+            if (text.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = choice;
+                return true;
+            }
+        }
+        error = $"Unknown {what} '{text}': use {string.Join(", ", choices[..^1].Select(c => c.Name))} or {choices[^1].Name}.";
+        return false;
     }
 
     private static bool TryParseSeconds(string text, string name, out double? value, out string? error)

@@ -1,6 +1,7 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Runtime.CompilerServices;
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 
 namespace MeasureApp.Export;
@@ -23,6 +24,26 @@ public enum ExportTimeStyle
     Seconds,
 }
 
+/// <summary>Unit of the Parquet <c>time</c> column.</summary>
+public enum ExportTimeUnit
+{
+    /// <summary>TIMESTAMP(NANOS): the stored nanoseconds exactly.</summary>
+    Nanoseconds,
+    /// <summary>TIMESTAMP(MICROS), truncated: for readers without nanosecond time stamps (Spark without its legacy flag).</summary>
+    Microseconds,
+}
+
+/// <summary>Page compression of a Parquet export.</summary>
+public enum ExportCompression
+{
+    /// <summary>Uncompressed pages (fastest to write).</summary>
+    None,
+    /// <summary>Snappy: every Parquet reader has it; fast.</summary>
+    Snappy,
+    /// <summary>Zstandard (level 1): smaller files, still fast.</summary>
+    Zstd,
+}
+
 /// <summary>A validated export: what to read and how to write it.</summary>
 public sealed record ExportPlan
 {
@@ -42,9 +63,35 @@ public sealed record ExportPlan
     public required ExportFormat Format { get; init; }
     /// <summary>CSV time column style.</summary>
     public required ExportTimeStyle Time { get; init; }
+    /// <summary>Parquet time column unit.</summary>
+    public ExportTimeUnit TimeUnit { get; init; }
+    /// <summary>Parquet page compression.</summary>
+    public ExportCompression Compression { get; init; }
 
     /// <summary>Rows in the export.</summary>
     public long Rows => ToIndex - FromIndex;
+
+    /// <summary>
+    /// Passes <paramref name="segments"/> through and fails with <see cref="ExportIncompleteException"/>
+    /// when the store ends before <see cref="ToIndex"/>: the rows were deleted (or purged) while the export
+    /// ran. The writer then never writes its end (no CSV tail, no Parquet footer) and the download fails
+    /// visibly instead of ending as a shorter file that looks complete.
+    /// </summary>
+    public async IAsyncEnumerable<SampleSegment> Complete(IAsyncEnumerable<SampleSegment> segments, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        var reached = FromIndex;
+        await foreach (var segment in segments.WithCancellation(cancellationToken))
+        {
+            reached = segment.FirstIndex + segment.Count;
+            yield return segment;
+        }
+        if (reached < ToIndex)
+        {
+            throw new ExportIncompleteException(string.Create(CultureInfo.InvariantCulture,
+                $"The measurement's data disappeared while it was being exported (deleted?): {reached - FromIndex} of {Rows} rows were read."));
+        }
+    }
 
     /// <summary>Column title of an exported channel: <c>name [unit]</c>.</summary>
     public string ColumnTitle(int channel)
@@ -66,20 +113,26 @@ public sealed record ExportPlan
     }
 
     /// <summary>Channel list of a stored measurement; an unreadable list yields numbered channels.</summary>
-    public static IReadOnlyList<ChannelInfo> ParseChannels(MeasurementRecord measurement)
+    public static IReadOnlyList<ChannelInfo> ParseChannels(MeasurementRecord measurement) => MeasurementMapping.Channels(measurement);
+}
+
+/// <summary>The stored rows ended before the export's planned end: the file would be truncated.</summary>
+public sealed class ExportIncompleteException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public ExportIncompleteException()
     {
-        ArgumentNullException.ThrowIfNull(measurement);
-        try
-        {
-            if (JsonSerializer.Deserialize<List<ChannelInfo>>(measurement.ChannelsJson) is { } list)
-            {
-                return list;
-            }
-        }
-        catch (JsonException)
-        {
-            // Fall through: an export must not fail over a label.
-        }
-        return [.. Enumerable.Range(0, measurement.ChannelCount).Select(c => new ChannelInfo("ch" + (c + 1).ToString(CultureInfo.InvariantCulture), ""))];
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public ExportIncompleteException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public ExportIncompleteException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

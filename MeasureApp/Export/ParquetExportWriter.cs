@@ -4,15 +4,18 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Storage;
 
 namespace MeasureApp.Export;
 
 /// <summary>
 /// Writes an export as Parquet: a <c>time</c> column (INT64, TIMESTAMP(NANOS, UTC), the stored
-/// nanoseconds exactly) and one FLOAT column per channel, all REQUIRED, PLAIN-encoded and
-/// uncompressed; row groups of <see cref="RowGroupRows"/> rows written as they fill; the measurement's
-/// metadata in the footer's key/value metadata.
+/// nanoseconds exactly — or TIMESTAMP(MICROS) with <see cref="ExportTimeUnit.Microseconds"/>) and one
+/// FLOAT column per channel, all REQUIRED and PLAIN-encoded, pages uncompressed or Snappy/ZSTD
+/// (<see cref="ExportPlan.Compression"/>); row groups of <see cref="RowGroupRows"/> rows written as they
+/// fill, each column chunk with min/max statistics (so engines skip row groups on a time filter); the
+/// measurement's metadata in the footer's key/value metadata.
 /// </summary>
 /// <remarks>
 /// The file is laid out here rather than by a general Parquet library: for this fixed schema a column
@@ -49,7 +52,8 @@ public static class ParquetExportWriter
         {
             columns[k] = ArrayPool<float>.Shared.Rent(groupRows);
         }
-        var file = new FileState(output);
+        var file = new FileState(output, plan.Compression);
+        var micros = plan.TimeUnit == ExportTimeUnit.Microseconds;
         try
         {
             await file.WriteAsync(Magic, cancellationToken);
@@ -60,7 +64,7 @@ public static class ParquetExportWriter
                 while (row < segment.Count)
                 {
                     var take = Math.Min(segment.Count - row, groupRows - filled);
-                    FillTimes(times.AsSpan(filled, take), segment, row, rate);
+                    FillTimes(times.AsSpan(filled, take), segment, row, rate, micros);
                     for (var k = 0; k < channels; k++)
                     {
                         segment.Channel(k).Slice(row, take).CopyTo(columns[k].AsSpan(filled));
@@ -79,6 +83,7 @@ public static class ParquetExportWriter
                 await WriteRowGroupAsync(file, times, columns, filled, cancellationToken);
             }
             var footer = Footer(plan, file.RowGroups);
+            file.Dispose();
             await file.WriteAsync(footer, cancellationToken);
             var tail = new byte[8];
             BinaryPrimitives.WriteInt32LittleEndian(tail, footer.Length);
@@ -88,6 +93,7 @@ public static class ParquetExportWriter
         }
         finally
         {
+            file.Dispose();
             ArrayPool<long>.Shared.Return(times);
             foreach (var column in columns)
             {
@@ -96,8 +102,8 @@ public static class ParquetExportWriter
         }
     }
 
-    // Exactly SampleSegment.TimeOfSampleNs, without the call per row.
-    private static void FillTimes(Span<long> times, SampleSegment segment, int row, double rate)
+    // Exactly SampleSegment.TimeOfSampleNs, without the call per row; microseconds are floored.
+    private static void FillTimes(Span<long> times, SampleSegment segment, int row, double rate, bool micros)
     {
         var t0 = segment.ChunkT0Ns;
         var offset = segment.FirstIndex + row - segment.ChunkFirstIndex;
@@ -105,35 +111,74 @@ public static class ParquetExportWriter
         {
             times[i] = t0 + (long)((offset + i) * 1e9 / rate);
         }
+        if (micros)
+        {
+            for (var i = 0; i < times.Length; i++)
+            {
+                times[i] = Math.DivRem(times[i], 1000, out var rest) - (rest < 0 ? 1 : 0);
+            }
+        }
     }
 
     private static async Task WriteRowGroupAsync(FileState file, long[] times, float[][] columns, int rows, CancellationToken cancellationToken)
     {
         var group = new RowGroupInfo(rows, file.Position);
-        group.Columns.Add(await WriteColumnChunkAsync(file, times, rows, cancellationToken));
+        group.Columns.Add(await WriteColumnChunkAsync(file, times, rows, TimeStatistics(times.AsSpan(0, rows)), cancellationToken));
         foreach (var column in columns)
         {
-            group.Columns.Add(await WriteColumnChunkAsync(file, column, rows, cancellationToken));
+            group.Columns.Add(await WriteColumnChunkAsync(file, column, rows, FloatStatistics(column.AsSpan(0, rows)), cancellationToken));
         }
         file.RowGroups.Add(group);
     }
 
+    // Min/max of a time column chunk as PLAIN INT64 bytes.
+    private static Statistics TimeStatistics(ReadOnlySpan<long> times)
+    {
+        long min = long.MaxValue, max = long.MinValue;
+        foreach (var t in times)
+        {
+            min = Math.Min(min, t);
+            max = Math.Max(max, t);
+        }
+        var bytes = new byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, min);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8), max);
+        return new Statistics(bytes[..8], bytes[8..]);
+    }
+
+    // Min/max of a FLOAT column chunk, NaN ignored (Parquet's rule); none when every value is NaN. A zero
+    // bound is written as -0.0 (min) / +0.0 (max), as the format asks, so readers never skip a signed zero.
+    private static Statistics? FloatStatistics(ReadOnlySpan<float> values)
+    {
+        var (min, max) = M4.MinMax(values);
+        if (!(min <= max))
+        {
+            return null;
+        }
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteSingleLittleEndian(bytes, min == 0 ? -0.0f : min);
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4), max == 0 ? 0.0f : max);
+        return new Statistics(bytes[..4], bytes[4..]);
+    }
+
     // One column chunk: pages of PageRows rows, each a header plus the values as they lie in memory
-    // (PLAIN is little-endian, as is every platform .NET runs this on).
-    private static async Task<ColumnChunkInfo> WriteColumnChunkAsync<T>(FileState file, T[] values, int rows, CancellationToken cancellationToken)
+    // (PLAIN is little-endian, as is every platform .NET runs this on), compressed when asked.
+    private static async Task<ColumnChunkInfo> WriteColumnChunkAsync<T>(FileState file, T[] values, int rows, Statistics? statistics, CancellationToken cancellationToken)
         where T : unmanaged
     {
         var width = Unsafe.SizeOf<T>();
         var bytes = new UnmanagedBytes<T>(values).Memory;
         var start = file.Position;
+        long uncompressed = 0;
         var header = new ThriftWriter();
         for (var from = 0; from < rows; from += PageRows)
         {
             var count = Math.Min(PageRows, rows - from);
+            var page = file.Compress(bytes.Slice(from * width, count * width));
             header.Clear();
             header.FieldI32(1, 0); // type: DATA_PAGE
             header.FieldI32(2, count * width); // uncompressed_page_size
-            header.FieldI32(3, count * width); // compressed_page_size
+            header.FieldI32(3, page.Length); // compressed_page_size
             header.BeginStruct(5); // data_page_header
             header.FieldI32(1, count); // num_values
             header.FieldI32(2, 0); // encoding: PLAIN
@@ -141,10 +186,11 @@ public static class ParquetExportWriter
             header.FieldI32(4, 3); // repetition_level_encoding: RLE
             header.EndStruct();
             header.Stop();
+            uncompressed += header.Written.Length + (count * width);
             await file.WriteAsync(header.Written, cancellationToken);
-            await file.WriteAsync(bytes.Slice(from * width, count * width), cancellationToken);
+            await file.WriteAsync(page, cancellationToken);
         }
-        return new ColumnChunkInfo(start, file.Position - start, rows);
+        return new ColumnChunkInfo(start, file.Position - start, uncompressed, rows, statistics);
     }
 
     private static byte[] Footer(ExportPlan plan, List<RowGroupInfo> groups)
@@ -165,7 +211,7 @@ public static class ParquetExportWriter
         t.BeginStruct(8); // TIMESTAMP
         t.FieldBool(1, true); // isAdjustedToUTC
         t.BeginStruct(2); // unit
-        t.BeginStruct(3); // NANOS
+        t.BeginStruct(plan.TimeUnit == ExportTimeUnit.Microseconds ? (short)2 : (short)3); // MICROS or NANOS
         t.EndStruct();
         t.EndStruct();
         t.EndStruct();
@@ -197,15 +243,23 @@ public static class ParquetExportWriter
                 t.ElementI32(3); // RLE
                 t.BeginList(3, ThriftWriter.Binary, 1); // path_in_schema
                 t.ElementString(i == 0 ? "time" : plan.ColumnTitle(plan.Channels[i - 1]));
-                t.FieldI32(4, 0); // codec: UNCOMPRESSED
+                t.FieldI32(4, Codec(plan.Compression)); // codec
                 t.FieldI64(5, c.Values); // num_values
-                t.FieldI64(6, c.Length); // total_uncompressed_size
+                t.FieldI64(6, c.UncompressedLength); // total_uncompressed_size
                 t.FieldI64(7, c.Length); // total_compressed_size
                 t.FieldI64(9, c.Offset); // data_page_offset
+                if (c.Statistics is { } stats)
+                {
+                    t.BeginStruct(12); // statistics
+                    t.FieldI64(3, 0); // null_count
+                    t.FieldBinary(5, stats.Max); // max_value
+                    t.FieldBinary(6, stats.Min); // min_value
+                    t.EndStruct();
+                }
                 t.EndStruct();
                 t.EndElement();
             }
-            t.FieldI64(2, g.Columns.Sum(c => c.Length)); // total_byte_size
+            t.FieldI64(2, g.Columns.Sum(c => c.UncompressedLength)); // total_byte_size
             t.FieldI64(3, g.Rows); // num_rows
             t.FieldI64(5, g.Offset); // file_offset
             t.FieldI64(6, g.Columns.Sum(c => c.Length)); // total_compressed_size
@@ -243,19 +297,64 @@ public static class ParquetExportWriter
         ];
     }
 
-    private sealed record ColumnChunkInfo(long Offset, long Length, long Values);
+    private static int Codec(ExportCompression compression) => compression switch
+    {
+        ExportCompression.Snappy => 1,
+        ExportCompression.Zstd => 6,
+        _ => 0,
+    };
+
+    private sealed record Statistics(byte[] Min, byte[] Max);
+
+    private sealed record ColumnChunkInfo(long Offset, long Length, long UncompressedLength, long Values, Statistics? Statistics);
 
     private sealed record RowGroupInfo(int Rows, long Offset)
     {
         public List<ColumnChunkInfo> Columns { get; } = [];
     }
 
-    /// <summary>The output and the byte offset the footer needs (the response cannot tell its position).</summary>
-    private sealed class FileState(Stream output)
+    /// <summary>The output, the byte offset the footer needs (the response cannot tell its position) and the page compressor.</summary>
+    private sealed class FileState(Stream output, ExportCompression compression) : IDisposable
     {
+        private ZstdSharp.Compressor? _zstd = compression == ExportCompression.Zstd ? new ZstdSharp.Compressor(1) : null;
+        private byte[]? _compressed;
+
         public long Position { get; private set; }
 
         public List<RowGroupInfo> RowGroups { get; } = [];
+
+        // The page as it goes into the file; a compressed page lives in one reused buffer until the next call.
+        public ReadOnlyMemory<byte> Compress(ReadOnlyMemory<byte> page)
+        {
+            if (compression == ExportCompression.None)
+            {
+                return page;
+            }
+            var bound = compression == ExportCompression.Snappy ? Snappier.Snappy.GetMaxCompressedLength(page.Length) : ZstdSharp.Compressor.GetCompressBound(page.Length);
+            if (_compressed is null || _compressed.Length < bound)
+            {
+                if (_compressed is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_compressed);
+                }
+                _compressed = ArrayPool<byte>.Shared.Rent(bound);
+            }
+            var length = compression == ExportCompression.Snappy
+                ? Snappier.Snappy.Compress(page.Span, _compressed)
+                : _zstd!.Wrap(page.Span, _compressed);
+            return _compressed.AsMemory(0, length);
+        }
+
+        public void Dispose()
+        {
+            _zstd?.Dispose();
+            _zstd = null;
+            if (_compressed is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_compressed);
+                _compressed = null;
+            }
+        }
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
         {
@@ -361,6 +460,14 @@ public static class ParquetExportWriter
         public void EndElement() => EndStruct();
 
         public void ElementI32(int value) => VarInt(ZigZag(value));
+
+        public void FieldBinary(short id, ReadOnlySpan<byte> value)
+        {
+            Header(id, Binary);
+            VarInt((ulong)value.Length);
+            value.CopyTo(_buffer.GetSpan(value.Length));
+            _buffer.Advance(value.Length);
+        }
 
         public void ElementString(string value)
         {

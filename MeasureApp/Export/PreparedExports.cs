@@ -216,7 +216,7 @@ public sealed class PreparedExports : IDisposable
             await using (var file = new FileStream(export.FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
                 var plan = export.Plan;
-                var segments = Counted(_store.ReadRawAsync(plan.Measurement.Id, plan.FromIndex, plan.ToIndex, plan.Channels, ct), export, ct);
+                var segments = Counted(plan.Complete(_store.ReadRawAsync(plan.Measurement.Id, plan.FromIndex, plan.ToIndex, plan.Channels, ct), ct), export, ct);
                 if (plan.Format == ExportFormat.Csv)
                 {
                     var pipe = PipeWriter.Create(file, new StreamPipeWriterOptions(leaveOpen: true));

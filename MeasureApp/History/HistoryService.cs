@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -43,18 +42,7 @@ public sealed class HistoryService(MeasurementCatalog catalog, ISampleStore stor
     }
 
     /// <summary>Channel names and units stored with the measurement.</summary>
-    public static IReadOnlyList<ChannelInfo> Channels(MeasurementRecord record)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        try
-        {
-            return JsonSerializer.Deserialize<List<ChannelInfo>>(record.ChannelsJson) ?? [];
-        }
-        catch (JsonException)
-        {
-            return [.. Enumerable.Range(0, record.ChannelCount).Select(c => new ChannelInfo($"ch{c + 1}", ""))];
-        }
-    }
+    public static IReadOnlyList<ChannelInfo> Channels(MeasurementRecord record) => MeasurementMapping.Channels(record);
 
     // A running measurement's SampleCount lags the data, so an open end reads whatever is stored.
     private static (long From, long To) ToIndices(MeasurementRecord record, double? fromSeconds, double? toSeconds)

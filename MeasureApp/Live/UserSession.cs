@@ -52,6 +52,18 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// <summary>Drain loop passes completed (tests step a fake clock tick by tick with it).</summary>
     internal long DrainTicks => Interlocked.Read(ref _drainTicks);
 
+    /// <summary>Whether the drain loop runs (only while a chart is attached: an idle tab runs no 60 Hz loop).</summary>
+    internal bool IsDraining
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _loop is not null;
+            }
+        }
+    }
+
     /// <summary>Raised when pause or window change, so controls and charts update.</summary>
     public event Action? DisplayChanged;
 
@@ -131,9 +143,11 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// Connects a chart to a running measurement. <paramref name="render"/> is awaited for every
     /// update; <paramref name="status"/> gets the chart's numbers about twice a second. Null when
     /// the measurement is not running or not the user's. A measurement running on another instance
-    /// is relayed (when Redis is configured).
+    /// is relayed (when Redis is configured). When <paramref name="render"/> or <paramref name="status"/>
+    /// throws, that chart alone is detached and <paramref name="fault"/> gets the exception; the tab's
+    /// other charts keep drawing.
     /// </summary>
-    public async Task<IDisposable?> AttachAsync(Guid measurementId, int pixelWidth, Func<LiveFrame, Task> render, Action<ChartStatus> status)
+    public async Task<IDisposable?> AttachAsync(Guid measurementId, int pixelWidth, Func<LiveFrame, Task> render, Action<ChartStatus> status, Action<Exception>? fault = null)
     {
         var me = await currentUser.GetAsync();
         var view = new LiveView(pixelWidth, Window);
@@ -142,10 +156,11 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         {
             return null;
         }
-        var attachment = new Attachment(this, feed, render, status, time.GetTimestamp());
+        var attachment = new Attachment(this, feed, render, status, fault, time.GetTimestamp());
         lock (_gate)
         {
             _attachments = [.. _attachments, attachment];
+            // Started with the first chart, ended by the loop itself when the last one detaches.
             _loop ??= DrainLoopAsync(_stop.Token);
         }
         return attachment;
@@ -185,9 +200,19 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
-                foreach (var a in Volatile.Read(ref _attachments))
+                List<Attachment> attachments;
+                lock (_gate)
                 {
-                    await a.DrainAsync(Paused, ct);
+                    attachments = _attachments;
+                    if (attachments.Count == 0)
+                    {
+                        _loop = null;
+                        return;
+                    }
+                }
+                foreach (var a in attachments)
+                {
+                    await DrainOneAsync(a, ct);
                 }
                 Interlocked.Increment(ref _drainTicks);
             }
@@ -196,10 +221,32 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         {
             // Circuit closed.
         }
+    }
+
+    // One chart's failure is that chart's: it is detached and told, the others keep drawing.
+    private async Task DrainOneAsync(Attachment attachment, CancellationToken ct)
+    {
+        try
+        {
+            await attachment.DrainAsync(Paused, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // A disconnected circuit makes the JS call fail; the session ends with it.
-            logger.LogDebug(ex, "Live drain loop ended");
+            if (ex is Microsoft.JSInterop.JSDisconnectedException)
+            {
+                // The browser went away; the circuit (and this session) ends with it.
+                logger.LogDebug(ex, "Live chart of measurement {Measurement} lost its browser", attachment.Feed.Info.Id);
+            }
+            else
+            {
+                logger.LogWarning(ex, "Live chart of measurement {Measurement} failed and was detached", attachment.Feed.Info.Id);
+            }
+            attachment.Dispose();
+            attachment.Fault?.Invoke(ex);
         }
     }
 
@@ -227,8 +274,10 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         }
     }
 
-    private sealed class Attachment(UserSession session, ILiveFeed feed, Func<LiveFrame, Task> render, Action<ChartStatus> status, long startTicks) : IDisposable
+    private sealed class Attachment(UserSession session, ILiveFeed feed, Func<LiveFrame, Task> render, Action<ChartStatus> status, Action<Exception>? fault, long startTicks) : IDisposable
     {
+        private int _detached;
+
         private long _windowStart = startTicks;
         private int _framesInWindow;
         private long _samplesAtWindowStart;
@@ -238,6 +287,8 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         private LiveFrame? _pending;
 
         public ILiveFeed Feed { get; } = feed;
+
+        public Action<Exception>? Fault { get; } = fault;
 
         public async Task DrainAsync(bool paused, CancellationToken ct)
         {
@@ -312,6 +363,12 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
             }
         }
 
-        public void Dispose() => session.Detach(this);
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _detached, 1) == 0)
+            {
+                session.Detach(this);
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ public sealed class MetricsExporter
     private readonly Counter _userSamples;
     private readonly Counter _userBrowserBytes;
     private readonly Counter _userDroppedFrames;
-    private readonly Counter _userCpuSeconds;
+    private readonly Counter _userPipelineSeconds;
     private readonly Gauge _userBufferBytes;
     private readonly LiveLatencyStats? _latency;
     private readonly Gauge _liveLatency;
@@ -89,7 +89,7 @@ public sealed class MetricsExporter
         _userSamples = factory.CreateCounter("measureapp_user_samples_total", "Samples per channel acquired by the user's measurements.", UserLabel);
         _userBrowserBytes = factory.CreateCounter("measureapp_user_browser_bytes_total", "Estimated bytes sent to the user's browser tabs.", UserLabel);
         _userDroppedFrames = factory.CreateCounter("measureapp_user_dropped_frames_total", "Live frames dropped because the user's tabs were too slow.", UserLabel);
-        _userCpuSeconds = factory.CreateCounter("measureapp_user_cpu_seconds_total", "Pipeline time spent publishing the user's sample blocks.", UserLabel);
+        _userPipelineSeconds = factory.CreateCounter("measureapp_user_pipeline_seconds_total", "Pipeline time spent publishing the user's sample blocks.", UserLabel);
         _userBufferBytes = factory.CreateGauge("measureapp_user_buffer_bytes", "Estimated memory of live frames queued for the user's tabs.", UserLabel);
 
         _liveLatency = factory.CreateGauge("measureapp_live_latency_seconds",
@@ -122,7 +122,7 @@ public sealed class MetricsExporter
             _userSamples.WithLabels(usage.UserId).IncTo(usage.Samples);
             _userBrowserBytes.WithLabels(usage.UserId).IncTo(usage.BytesToBrowser);
             _userDroppedFrames.WithLabels(usage.UserId).IncTo(usage.DroppedFrames);
-            _userCpuSeconds.WithLabels(usage.UserId).IncTo(usage.CpuTime.TotalSeconds);
+            _userPipelineSeconds.WithLabels(usage.UserId).IncTo(usage.PipelineTime.TotalSeconds);
             _userBufferBytes.WithLabels(usage.UserId).Set(usage.BufferBytes);
         }
         _runningMeasurements.Set(running);
@@ -144,7 +144,8 @@ public static class MetricsEndpoints
     /// <summary>Registers <see cref="MetricsExporter"/> and <see cref="MetricsOptions"/>.</summary>
     public static IServiceCollection AddMeasureAppMetrics(this IServiceCollection services)
     {
-        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName);
+        // Nothing to range-check (one switch), but a value that is not a boolean fails at start naming the key.
+        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName).ValidateOnStart();
         services.AddSingleton<MetricsExporter>();
         return services;
     }

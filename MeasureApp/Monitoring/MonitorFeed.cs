@@ -16,18 +16,17 @@ public sealed record PresencePoint(DateTimeOffset At, int ActiveUsers);
 
 /// <summary>
 /// Feeds the admin Monitor page once a second (scoped per circuit: the loop lives here, not in the
-/// component). Reads the accountant's snapshot and the circuit registry; holds counts only.
+/// component). Reads the accountant's snapshot and the circuit registry; holds counts only. Each visit
+/// of the page starts its own loop with <see cref="Start"/> and ends it by disposing what that returned,
+/// so a second visit in the same tab updates like the first.
 /// </summary>
 public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry circuits, PresenceTracker presence, IDbContextFactory<AppDbContext> contexts, TimeProvider time, ILogger<MonitorFeed> logger,
-    LiveLatencyStats? latency = null) : IAsyncDisposable
+    LiveLatencyStats? latency = null)
 {
     // An hour of 10-s snapshots, with room for several instances' rows.
     private const int HistoryLimit = 2_000;
 
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-    private int _disposed;
 
     /// <summary>Takes one sample now.</summary>
     public async Task<MonitorSample> SampleAsync(CancellationToken cancellationToken)
@@ -67,13 +66,17 @@ public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry c
         return [.. rows.Where(p => p.At >= since).OrderBy(p => p.At)];
     }
 
-    /// <summary>Starts calling <paramref name="onSample"/> every second until disposed.</summary>
-    public void Start(Func<MonitorSample, Task> onSample)
+    /// <summary>
+    /// Calls <paramref name="onSample"/> every second until the returned handle is disposed. When a
+    /// sample or the callback fails, the loop ends and <paramref name="onError"/> says why (the page shows it).
+    /// </summary>
+    public IAsyncDisposable Start(Func<MonitorSample, Task> onSample, Func<Exception, Task> onError)
     {
-        _loop ??= RunAsync(onSample, _stop.Token);
+        var stop = new CancellationTokenSource();
+        return new Loop(stop, RunAsync(onSample, onError, stop.Token));
     }
 
-    private async Task RunAsync(Func<MonitorSample, Task> onSample, CancellationToken ct)
+    private async Task RunAsync(Func<MonitorSample, Task> onSample, Func<Exception, Task> onError, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         try
@@ -89,23 +92,24 @@ public sealed class MonitorFeed(ResourceAccountant accountant, CircuitRegistry c
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            logger.LogDebug(ex, "Monitor feed ended");
+            logger.LogWarning(ex, "Monitor feed stopped updating");
+            await onError(ex);
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    private sealed class Loop(CancellationTokenSource stop, Task running) : IAsyncDisposable
     {
-        // The page disposes it, and so does the circuit's DI scope afterwards.
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        private int _disposed;
+
+        public async ValueTask DisposeAsync()
         {
-            return;
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+            await stop.CancelAsync();
+            await running;
+            stop.Dispose();
         }
-        await _stop.CancelAsync();
-        if (_loop is not null)
-        {
-            await _loop;
-        }
-        _stop.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using MeasureApp.Live;
 using MeasureApp.Relay;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -19,9 +20,8 @@ public static class LiveDeliveryExtensions
         {
             return services;
         }
-        services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.SectionName)
-            .Validate(o => o.Problem() is null, $"{RelayOptions.SectionName} is invalid: see its Prefix, Lease, RenewInterval, FramesPerSecond, BufferFrames, StopTimeout, OrphanSweepInterval and OrphanMinAge.")
-            .ValidateOnStart();
+        services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RelayOptions>>(new MeasureApp.ProblemValidator<RelayOptions>(o => o.Problem()));
         services.AddSingleton<LiveRelayClient>();
         services.AddSingleton<LiveRelayHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveRelayHost>());

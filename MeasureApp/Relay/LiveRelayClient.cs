@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
@@ -24,7 +23,6 @@ namespace MeasureApp.Relay;
 public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayClient> logger) : IDisposable
 {
     private const string NotConnected = "not connected";
-    private static readonly Requester System = new("relay", "relay", IsAdmin: true);
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private IReadOnlyDictionary<Guid, MeasurementInfo> _remote = new Dictionary<Guid, MeasurementInfo>();
@@ -217,14 +215,14 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
 
     private async Task<MeasurementInfo?> FindRunningAsync(Guid measurementId, CancellationToken cancellationToken)
     {
-        if (engine.Find(measurementId, System) is not null)
+        if (engine.IsRunningHere(measurementId))
         {
             return null; // Runs here: the local hub serves it.
         }
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var row = await db.Measurements.AsNoTracking()
             .FirstOrDefaultAsync(m => m.Id == measurementId && m.State == MeasurementState.Running, cancellationToken);
-        return row is null ? null : ToInfo(row);
+        return row?.ToInfo();
     }
 
     private async Task<bool> IsAnnouncedAsync(Guid measurementId)
@@ -268,7 +266,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
             {
                 rows = await db.Measurements.AsNoTracking().Where(m => m.State == MeasurementState.Running).ToListAsync(cancellationToken);
             }
-            var candidates = rows.Where(r => engine.Find(r.Id, System) is null).ToList();
+            var candidates = rows.Where(r => !engine.IsRunningHere(r.Id)).ToList();
             Dictionary<Guid, MeasurementInfo> remote = [];
             if (candidates.Count > 0 && !redis.IsConnected)
             {
@@ -285,7 +283,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
                     {
                         if (announced[i])
                         {
-                            remote[candidates[i].Id] = ToInfo(candidates[i]);
+                            remote[candidates[i].Id] = candidates[i].ToInfo();
                         }
                     }
                 }
@@ -381,20 +379,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
         }
         _refresh.Dispose();
     }
-
-    private static MeasurementInfo ToInfo(MeasurementRecord row) => new()
-    {
-        Id = row.Id,
-        OwnerId = row.OwnerId,
-        OwnerName = row.OwnerName,
-        Name = row.Name,
-        DeviceId = row.DeviceId,
-        Channels = JsonSerializer.Deserialize<List<ChannelInfo>>(row.ChannelsJson) ?? [],
-        SampleRate = row.SampleRate,
-        State = row.State,
-        StartedAt = row.StartedAt,
-        SampleCount = row.SampleCount,
-    };
 
     private sealed class Unwatch(LiveRelayClient client, (Requester, Action<MeasurementInfo>) entry) : IDisposable
     {

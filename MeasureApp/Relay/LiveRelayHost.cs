@@ -18,7 +18,6 @@ namespace MeasureApp.Relay;
 public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayHost> logger) : BackgroundService
 {
     private const string NotConnected = "not connected";
-    private static readonly Requester System = new("relay", "relay", IsAdmin: true);
     private readonly ConcurrentDictionary<Guid, Watch> _watches = new();
     private readonly RelayOptions _options = options.Value;
     private ChannelMessageQueue? _requests;
@@ -139,7 +138,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         }
         // The watcher's instance checked ownership against the database; here only "does it run here"
         // matters. The subscription is charged to the watching user, as a local one would be.
-        var subscription = hub.Subscribe(request.MeasurementId, new Requester(request.UserId, request.UserId, IsAdmin: true), request.View);
+        var subscription = hub.SubscribeFor(request.UserId, request.MeasurementId, request.View);
         if (subscription is null)
         {
             return; // Not running on this instance (another one answers).
@@ -158,7 +157,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
     // again here by the engine (another user's id = not found; an admin's stop has reason Admin).
     private void OnStopRequest(RedisValue message)
     {
-        if (Decode(message, RelayCodec.DecodeStop, "stop request") is { } request && engine.Find(request.MeasurementId, System) is not null)
+        if (Decode(message, RelayCodec.DecodeStop, "stop request") is { } request && engine.IsRunningHere(request.MeasurementId))
         {
             _ = StopAndReplyAsync(request);
         }
@@ -260,7 +259,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
 
     private void Announce()
     {
-        var running = engine.GetRunning(System);
+        var running = engine.RunningHere();
         if (running.Count == 0)
         {
             return;

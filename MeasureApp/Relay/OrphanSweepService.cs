@@ -19,7 +19,6 @@ namespace MeasureApp.Relay;
 /// </summary>
 public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<OrphanSweepService> logger) : BackgroundService
 {
-    private static readonly Requester System = new("relay", "relay", IsAdmin: true);
     private readonly RelayOptions _options = options.Value;
     private HashSet<Guid> _suspects = [];
 
@@ -28,7 +27,7 @@ public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextF
     {
         var rows = await OrphanedMeasurements.UnstoppedAsync(contexts, cancellationToken);
         var now = time.GetUtcNow();
-        var candidates = rows.Where(r => now - r.StartedAt >= _options.OrphanMinAge && engine.Find(r.Id, System) is null).ToList();
+        var candidates = rows.Where(r => now - r.StartedAt >= _options.OrphanMinAge && !engine.IsRunningHere(r.Id)).ToList();
         if (candidates.Count == 0)
         {
             _suspects = [];

@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -32,7 +31,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
     {
         ArgumentNullException.ThrowIfNull(info);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        db.Measurements.Add(ToRecord(info));
+        db.Measurements.Add(info.ToRecord());
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -203,11 +202,12 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
         return grid.ToRange(measurementId, 0, reader.RowsRead);
     }
 
-    /// <summary>
-    /// Deletes a measurement's raw chunks and pyramid rows (its metadata stays). Pyramid rows go first,
+    /// <inheritdoc cref="ISampleStore.DeleteSamplesAsync"/>
+    /// <remarks>
+    /// Pyramid rows go first,
     /// in their own statement, so an interrupted delete never leaves summaries of data that is gone —
     /// and chunks go in batches so a SQLite writer is never locked out for long.
-    /// </summary>
+    /// </remarks>
     public async Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -222,24 +222,6 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
                 .ExecuteDeleteAsync(cancellationToken);
         }
     }
-
-    internal static MeasurementRecord ToRecord(MeasurementInfo info) => new()
-    {
-        Id = info.Id,
-        OwnerId = info.OwnerId,
-        OwnerName = info.OwnerName,
-        Name = info.Name,
-        DeviceId = info.DeviceId,
-        ChannelsJson = JsonSerializer.Serialize(info.Channels),
-        ChannelCount = info.Channels.Count,
-        SampleRate = info.SampleRate,
-        State = info.State,
-        StopReason = info.StopReason,
-        StopDetail = info.StopDetail,
-        StartedAt = info.StartedAt,
-        StoppedAt = info.StoppedAt,
-        SampleCount = info.SampleCount,
-    };
 
     /// <summary>
     /// Level for a range of <paramref name="samples"/> at <paramref name="pixels"/> columns: the coarsest

@@ -1,4 +1,5 @@
 using MeasureApp.Acquisition.Storage;
+using Microsoft.Extensions.Options;
 
 namespace MeasureApp.Storage;
 
@@ -12,7 +13,10 @@ public static class StorageServiceExtensions
     public static IServiceCollection AddSampleStorage(this IServiceCollection services, DatabaseSettings database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        services.AddOptions<SpoolOptions>().BindConfiguration("Storage:Spool").Configure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"));
+        services.AddOptions<SpoolOptions>().BindConfiguration(SpoolOptions.SectionName)
+            .PostConfigure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SpoolOptions>>(new ProblemValidator<SpoolOptions>(o => o.Problem()));
         services.AddHostedService<RetentionPurgeService>();
         return services;
     }

@@ -21,9 +21,9 @@ public sealed class EngineAccountingTests
         var admin = AccountedEngine.UsageOf(snapshot, AnAdmin);
         Assert.Equal(1000, alice.Samples);
         Assert.Equal(2000, alice.Values);
-        Assert.True(alice.CpuTime > TimeSpan.Zero, "publishing 200 blocks takes measurable time");
+        Assert.True(alice.PipelineTime > TimeSpan.Zero, "publishing 200 blocks takes measurable time");
         Assert.Equal(0, admin.Samples);
-        Assert.Equal(TimeSpan.Zero, admin.CpuTime);
+        Assert.Equal(TimeSpan.Zero, admin.PipelineTime);
         Assert.Equal(1, admin.OpenSubscriptions);
         Assert.Equal(0, alice.OpenSubscriptions);
         Assert.DoesNotContain(snapshot, u => u.UserId == Bob.UserId);
@@ -46,7 +46,7 @@ public sealed class EngineAccountingTests
         Assert.Equal(6000, first.ValuesPerSecond);
         Assert.Equal(6000, second.Samples);
         Assert.Equal(2000, second.SamplesPerSecond);
-        Assert.True(second.CpuPercent > 0);
+        Assert.True(second.PipelinePercent > 0);
     }
 
     [Fact]

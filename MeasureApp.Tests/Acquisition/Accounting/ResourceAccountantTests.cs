@@ -14,7 +14,7 @@ public sealed class ResourceAccountantTests
         var accountant = new ResourceAccountant(_time);
         accountant.AddSamples("alice", 1000, channels: 2);
         accountant.AddBytesToBrowser("alice", 4000);
-        accountant.AddCpuTicks("alice", Stopwatch.Frequency / 2);
+        accountant.AddPipelineTicks("alice", Stopwatch.Frequency / 2);
         accountant.AddDrops("alice", 3);
 
         _time.Advance(TimeSpan.FromSeconds(2));
@@ -27,12 +27,12 @@ public sealed class ResourceAccountantTests
         Assert.Equal(500, first.SamplesPerSecond);
         Assert.Equal(1000, first.ValuesPerSecond);
         Assert.Equal(2000, first.BytesToBrowserPerSecond);
-        Assert.Equal(25, first.CpuPercent, precision: 6);
+        Assert.Equal(25, first.PipelinePercent, precision: 6);
         Assert.Equal(1.5, first.DroppedFramesPerSecond);
-        Assert.Equal(TimeSpan.FromSeconds(0.5), first.CpuTime);
+        Assert.Equal(TimeSpan.FromSeconds(0.5), first.PipelineTime);
         Assert.Equal(300, second.SamplesPerSecond);
         Assert.Equal(100, second.BytesToBrowserPerSecond);
-        Assert.Equal(0, second.CpuPercent);
+        Assert.Equal(0, second.PipelinePercent);
         Assert.Equal(0, second.DroppedFramesPerSecond);
         Assert.Equal(1300, second.Samples);
         Assert.Equal(4100, second.BytesToBrowser);
@@ -102,7 +102,7 @@ public sealed class ResourceAccountantTests
             for (var i = 0; i < PerThread; i++)
             {
                 accountant.AddSamples(user, 3, channels: 2);
-                accountant.AddCpuTicks(user, 1);
+                accountant.AddPipelineTicks(user, 1);
                 accountant.AddBytesToBrowser(user, 16);
                 accountant.AddDrops(user, 1);
                 accountant.AddBufferBytes(user, 100);
@@ -120,7 +120,7 @@ public sealed class ResourceAccountantTests
             const long PerUser = 2L * PerThread;
             Assert.Equal(3 * PerUser, u.Samples);
             Assert.Equal(6 * PerUser, u.Values);
-            Assert.Equal(TimeSpan.FromSeconds((double)PerUser / Stopwatch.Frequency), u.CpuTime);
+            Assert.Equal(TimeSpan.FromSeconds((double)PerUser / Stopwatch.Frequency), u.PipelineTime);
             Assert.Equal(16 * PerUser, u.BytesToBrowser);
             Assert.Equal(PerUser, u.DroppedFrames);
             Assert.Equal(0, u.BufferBytes);
