@@ -129,6 +129,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
+        services.AddSingleton<ExportGate>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();

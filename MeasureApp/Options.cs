@@ -53,6 +53,10 @@ public sealed class LimitsOptions
 
     [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00", ErrorMessage = "Limits:Retention must be between {1} and {2}.")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(48);
+
+    /// <summary>Streaming downloads (CSV/Parquet export) one user may have running at once.</summary>
+    [Range(1, 64, ErrorMessage = "Limits:MaxConcurrentExports must be between {1} and {2}.")]
+    public int MaxConcurrentExports { get; set; } = 2;
 }
 
 /// <summary><c>Storage</c> section.</summary>

@@ -34,9 +34,27 @@ public sealed class AppFactory : WebApplicationFactory<Program>
 
     public DatabaseProvider Provider { get; }
 
-    public string ConnectionString => _postgresDatabase is null
-        ? ""
-        : new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _postgresDatabase }.ConnectionString;
+    /// <summary>A small connection pool (PostgreSQL only) for tests of pool exhaustion; null = Npgsql's default.</summary>
+    public int? MaxPoolSize { get; init; }
+
+    public string ConnectionString
+    {
+        get
+        {
+            if (_postgresDatabase is null)
+            {
+                return "";
+            }
+            var b = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _postgresDatabase };
+            if (MaxPoolSize is { } pool)
+            {
+                // A waiter for a pooled connection gives up after Timeout seconds: exhaustion shows as errors.
+                b.MaxPoolSize = pool;
+                b.Timeout = 5;
+            }
+            return b.ConnectionString;
+        }
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
