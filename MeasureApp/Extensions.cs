@@ -129,7 +129,9 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
-        services.AddSingleton<ExportGate>();
+        services.AddSingleton<ExportSlots>();
+        services.AddSingleton<SimulationSlots>();
+        services.AddSingleton<SimulationAdmission>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();
@@ -150,6 +152,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Presence.PresenceTracker>();
         services.AddHostedService<MeasureApp.Presence.PresenceSnapshotService>();
         MeasureApp.Monitoring.MetricsEndpoints.AddMeasureAppMetrics(services);
+        builder.AddMeasureAppSecurity();
         return builder;
     }
 
@@ -157,6 +160,7 @@ public static class MeasureAppExtensions
     public static WebApplication MapMeasureAppEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseMeasureAppSecurity();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);

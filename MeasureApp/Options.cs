@@ -8,8 +8,14 @@ public sealed class AuthOptions
 {
     public const string SectionName = "Auth";
 
-    /// <summary>Whether anyone may create an account on the login page (<c>Auth:AllowRegistration</c>).</summary>
-    public bool AllowRegistration { get; set; } = true;
+    /// <summary>Whether anyone may create an account on the login page (<c>Auth:AllowRegistration</c>); off by default.</summary>
+    public bool AllowRegistration { get; set; }
+
+    /// <summary>New accounts stay locked until an administrator unlocks them on the Users page.</summary>
+    public bool RegistrationRequiresApproval { get; set; } = true;
+
+    /// <summary>When not empty, only e-mail addresses at these domains may register (e.g. <c>lab.example.org</c>).</summary>
+    public IList<string> RegistrationDomains { get; } = [];
 
     /// <summary>How often open circuits re-check the user (lock, delete, demote), in seconds.</summary>
     [Range(5, 60, ErrorMessage = "Auth:RevalidationSeconds must be between {1} and {2}.")]

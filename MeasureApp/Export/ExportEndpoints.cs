@@ -56,7 +56,7 @@ public static class ExportEndpoints
         }
     }
 
-    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, ExportGate gate, MeasureApp.Limits.LimitsService limits)
+    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits)
     {
         var ct = http.RequestAborted;
         if (CurrentUser.FromPrincipal(http.User) is not { } requester)

@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 
-namespace MeasureApp.Export;
+namespace MeasureApp.Limits;
 
 /// <summary>
-/// Counts each user's streaming exports that are being sent right now and refuses one more than the
-/// user's <c>MaxConcurrentExports</c> limit: one operator's slow downloads must not tie up the server
-/// for everyone else. Per instance (each instance has its own database pool to protect).
+/// Counts a kind of work each user has running on this instance and admits one more only below a
+/// limit (the caller passes the user's limit). Per instance: what it protects (the database pool, the
+/// CPU) is per instance too.
 /// </summary>
-public sealed class ExportGate
+public class UserSlots
 {
     private readonly ConcurrentDictionary<string, int> _running = new(StringComparer.Ordinal);
 
@@ -50,7 +50,7 @@ public sealed class ExportGate
         }
     }
 
-    private sealed class Lease(ExportGate gate, string userId) : IDisposable
+    private sealed class Lease(UserSlots gate, string userId) : IDisposable
     {
         private int _disposed;
 
@@ -63,3 +63,10 @@ public sealed class ExportGate
         }
     }
 }
+
+/// <summary>Streaming exports being sent: one operator's slow downloads must not tie up the server
+/// for everyone else (<c>Limits:MaxConcurrentExports</c>).</summary>
+public sealed class ExportSlots : UserSlots;
+
+/// <summary>Private SIMULATION players running in tabs (bounded by <c>Limits:MaxParallelMeasurements</c>).</summary>
+public sealed class SimulationSlots : UserSlots;
