@@ -24,7 +24,7 @@ public sealed record AdminResult(string? Error)
 /// page). Locking, demoting and deleting change the security stamp, so open circuits lose access at
 /// their next revalidation (≤ 30 s); ending sessions also ends the user's open tabs at once.
 /// </summary>
-public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time)
+public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time, MeasureApp.Security.PrincipalCheck principals)
 {
     public async Task<UserPage> ListAsync(Requester requester, string? search, int page, int pageSize, CancellationToken cancellationToken)
     {
@@ -77,6 +77,7 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
             await users.ResetAccessFailedCountAsync(user);
         }
         await users.UpdateSecurityStampAsync(user);
+        principals.Forget(user.Id);
         if (locked)
         {
             circuits.EndSessions(userId);
@@ -97,6 +98,7 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
             return new AdminResult(string.Join(" ", result.Errors.Select(e => e.Description)));
         }
         await users.UpdateSecurityStampAsync(user);
+        principals.Forget(user.Id);
         return AdminResult.Ok;
     }
 
@@ -109,6 +111,7 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
         }
         circuits.EndSessions(userId);
         var result = await users.DeleteAsync(user);
+        principals.Forget(userId);
         return result.Succeeded ? AdminResult.Ok : new AdminResult(string.Join(" ", result.Errors.Select(e => e.Description)));
     }
 
@@ -122,6 +125,7 @@ public sealed class UserAdminService(UserManager<AppUser> users, IDbContextFacto
             return (new AdminResult("User not found."), 0);
         }
         await users.UpdateSecurityStampAsync(user);
+        principals.Forget(user.Id);
         return (AdminResult.Ok, circuits.EndSessions(userId));
     }
 
