@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -74,6 +75,23 @@ public sealed class AppFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+        // The shipped appsettings.json has a Network device on the fixed ports 5700: tests run many apps
+        // at once, so every configured device listens on free ports unless the test chose its own.
+        builder.ConfigureAppConfiguration((_, config) =>
+        {
+            var ports = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var device in config.Build().GetSection("Acquisition:Devices").GetChildren())
+            {
+                foreach (var key in new[] { $"{device.Path}:TcpPort", $"{device.Path}:UdpPort" })
+                {
+                    if (!_settings.ContainsKey(key))
+                    {
+                        ports[key] = "0";
+                    }
+                }
+            }
+            config.AddInMemoryCollection(ports);
+        });
     }
 
     protected override void Dispose(bool disposing)
