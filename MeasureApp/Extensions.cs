@@ -153,6 +153,9 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
+        services.AddSingleton<ExportSlots>();
+        services.AddSingleton<SimulationSlots>();
+        services.AddSingleton<SimulationAdmission>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();
@@ -174,6 +177,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Presence.PresenceTracker>();
         services.AddHostedService<MeasureApp.Presence.PresenceSnapshotService>();
         MeasureApp.Monitoring.MetricsEndpoints.AddMeasureAppMetrics(services);
+        builder.AddMeasureAppSecurity();
         return builder;
     }
 
@@ -181,6 +185,7 @@ public static class MeasureAppExtensions
     public static WebApplication MapMeasureAppEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseMeasureAppSecurity();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);

@@ -8,8 +8,14 @@ public sealed class AuthOptions
 {
     public const string SectionName = "Auth";
 
-    /// <summary>Whether anyone may create an account on the login page (<c>Auth:AllowRegistration</c>).</summary>
-    public bool AllowRegistration { get; set; } = true;
+    /// <summary>Whether anyone may create an account on the login page (<c>Auth:AllowRegistration</c>); off by default.</summary>
+    public bool AllowRegistration { get; set; }
+
+    /// <summary>New accounts stay locked until an administrator unlocks them on the Users page.</summary>
+    public bool RegistrationRequiresApproval { get; set; } = true;
+
+    /// <summary>When not empty, only e-mail addresses at these domains may register (e.g. <c>lab.example.org</c>).</summary>
+    public IList<string> RegistrationDomains { get; } = [];
 
     /// <summary>How often open circuits re-check the user (lock, delete, demote), in seconds.</summary>
     [Range(5, 60, ErrorMessage = "Auth:RevalidationSeconds must be between {1} and {2}.")]
@@ -53,6 +59,10 @@ public sealed class LimitsOptions
 
     [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00", ErrorMessage = "Limits:Retention must be between {1} and {2}.")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(48);
+
+    /// <summary>Streaming downloads (CSV/Parquet export) one user may have running at once.</summary>
+    [Range(1, 64, ErrorMessage = "Limits:MaxConcurrentExports must be between {1} and {2}.")]
+    public int MaxConcurrentExports { get; set; } = 2;
 }
 
 /// <summary><c>Storage</c> section.</summary>

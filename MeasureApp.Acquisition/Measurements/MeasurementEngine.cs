@@ -125,7 +125,7 @@ public sealed class MeasurementEngine(
             var stopped = running.Measurement.Snapshot();
             return new StartResult(null, $"The measurement stopped while starting ({stopped.StopReason}): {stopped.StopDetail}");
         }
-        logger.LogInformation("Measurement {Measurement} ({Name}) started by {User} on {Device}", info.Id, info.Name, requester.UserName, device.Id);
+        logger.LogInformation("Measurement {Measurement} ({Name}) started by {User} on {Device}", info.Id, info.Name.ReplaceLineEndings(" "), requester.UserName, device.Id);
         Notify(running.Measurement.Snapshot());
         return new StartResult(running.Measurement.Snapshot(), null);
     }

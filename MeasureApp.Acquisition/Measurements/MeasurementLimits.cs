@@ -36,4 +36,7 @@ public sealed record UserLimits
 
     /// <summary>How long raw data is kept.</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromHours(48);
+
+    /// <summary>Streaming exports (downloads) running at once.</summary>
+    public int MaxConcurrentExports { get; init; } = 2;
 }

@@ -84,8 +84,21 @@ internal sealed class SpoolFile : IDisposable
     /// <summary>Opens the spool at <paramref name="path"/>, creating it, or validating and trimming a leftover one.</summary>
     public static SpoolFile Open(string path)
     {
-        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var folder = System.IO.Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            // Spooled samples are user data: owner-only folder and file.
+            System.IO.Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         try
         {
             var fileLength = RandomAccess.GetLength(handle);

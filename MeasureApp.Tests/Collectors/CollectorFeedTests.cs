@@ -16,7 +16,8 @@ namespace MeasureApp.Tests.Collectors;
 public abstract class CollectorFeedTests(DatabaseProvider provider) : IDisposable
 {
     private const int Samples = 50;
-    private readonly AppFactory _factory = new(provider);
+    // The feed counters are read from /metrics by an operator: open the endpoint explicitly (admins-only by default).
+    private readonly AppFactory _factory = new(provider, new Dictionary<string, string?> { ["Metrics:RequireAdmin"] = "false" });
 
     [Fact]
     public async Task AnotherUsersRevokedAndWrongTokensFeedNothingAndSeeNothingOverTcpAndUdp()

@@ -1,7 +1,10 @@
 using MeasureApp.Acquisition.Devices;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace MeasureApp.Tests.Infrastructure;
@@ -35,9 +38,27 @@ public sealed class AppFactory : WebApplicationFactory<Program>
 
     public DatabaseProvider Provider { get; }
 
-    public string ConnectionString => _postgresDatabase is null
-        ? ""
-        : new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _postgresDatabase }.ConnectionString;
+    /// <summary>A small connection pool (PostgreSQL only) for tests of pool exhaustion; null = Npgsql's default.</summary>
+    public int? MaxPoolSize { get; init; }
+
+    public string ConnectionString
+    {
+        get
+        {
+            if (_postgresDatabase is null)
+            {
+                return "";
+            }
+            var b = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _postgresDatabase };
+            if (MaxPoolSize is { } pool)
+            {
+                // A waiter for a pooled connection gives up after Timeout seconds: exhaustion shows as errors.
+                b.MaxPoolSize = pool;
+                b.Timeout = 5;
+            }
+            return b.ConnectionString;
+        }
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -47,6 +68,9 @@ public sealed class AppFactory : WebApplicationFactory<Program>
         builder.UseSetting("Storage:DataDirectory", _dataDirectory);
         builder.UseSetting("Admin:Email", AdminEmail);
         builder.UseSetting("Admin:Password", AdminPassword);
+        // Suites log in many users from one loopback address; the limit's own tests set it low.
+        builder.UseSetting("Security:LoginsPerMinute", "10000");
+        builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, TestPeerStartupFilter>());
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
@@ -97,4 +121,26 @@ public sealed class AppFactory : WebApplicationFactory<Program>
 
     /// <summary>A device definition used by engine tests.</summary>
     public static DeviceOptions SimulatedDevice(string id = "sim-1") => new() { Id = id, Driver = "Simulated", Seed = 7 };
+}
+
+/// <summary>
+/// The in-memory test server has no client address; a request may name one in <see cref="Header"/>
+/// (tests of per-address limits and forwarded headers). Real connections are never affected.
+/// </summary>
+internal sealed class TestPeerStartupFilter : IStartupFilter
+{
+    public const string Header = "X-Test-Peer";
+
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((context, nextMiddleware) =>
+        {
+            if (context.Connection.RemoteIpAddress is null && System.Net.IPAddress.TryParse(context.Request.Headers[Header].ToString(), out var peer))
+            {
+                context.Connection.RemoteIpAddress = peer;
+            }
+            return nextMiddleware(context);
+        });
+        next(app);
+    };
 }

@@ -12,7 +12,7 @@ public sealed class LatencyMetricsTests
     [Fact]
     public async Task MetricsExportTheLiveLatencyPercentilesInSecondsAndNaNWithoutRenders()
     {
-        using var factory = new AppFactory(DatabaseProvider.Sqlite);
+        using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { ["Metrics:RequireAdmin"] = "false" });
         using var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
 
         var idle = await ScrapeAsync(client);

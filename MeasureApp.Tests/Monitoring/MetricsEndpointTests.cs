@@ -21,7 +21,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     [Fact]
     public async Task MetricsArePrometheusTextWithPerUserSeriesThatPromtoolAccepts()
     {
-        using var factory = new AppFactory(DatabaseProvider.Sqlite);
+        using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { ["Metrics:RequireAdmin"] = "false" });
         var op = await Users.CreateOperatorAsync(factory.Services);
         var engine = factory.Services.GetRequiredService<MeasurementEngine>();
         var accountant = factory.Services.GetRequiredService<ResourceAccountant>();
@@ -72,7 +72,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     [Fact]
     public async Task CountersOnlyGrowBetweenScrapes()
     {
-        using var factory = new AppFactory(DatabaseProvider.Sqlite);
+        using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { ["Metrics:RequireAdmin"] = "false" });
         var op = await Users.CreateOperatorAsync(factory.Services);
         var engine = factory.Services.GetRequiredService<MeasurementEngine>();
         var owner = new Requester(op.Id, op.Email!, IsAdmin: false);

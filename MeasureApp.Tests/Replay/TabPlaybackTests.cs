@@ -24,7 +24,7 @@ public sealed class TabPlaybackTests : IAsyncLifetime
         var services = _factory.Services;
         // The requester overloads are used below, so the circuit's user is never asked for.
         _playback = new TabPlayback(services.GetRequiredService<ISampleStore>(), services.GetRequiredService<MeasurementCatalog>(),
-            new CurrentUser(null!), _time, NullLogger<TabPlayback>.Instance);
+            new CurrentUser(null!), _time, NullLogger<TabPlayback>.Instance, services.GetRequiredService<SimulationAdmission>());
         return Task.CompletedTask;
     }
 
@@ -105,7 +105,7 @@ public sealed class TabPlaybackTests : IAsyncLifetime
         var catalog = _factory.Services.GetRequiredService<MeasurementCatalog>();
         var before = (await catalog.ListAsync(admin, new MeasurementQuery(), CancellationToken.None)).Total;
 
-        _playback.StartSimulation(engine.Devices[0], channels: 2, sampleRate: 1000);
+        Assert.Null(await _playback.StartSimulationAsync(admin, engine.Devices[0], channels: 2, sampleRate: 1000, CancellationToken.None));
         Assert.False(_playback.Paused);
         _time.Advance(TimeSpan.FromSeconds(1));
         var frame = await _playback.NextFrameAsync(10_000, CancellationToken.None);
@@ -119,6 +119,35 @@ public sealed class TabPlaybackTests : IAsyncLifetime
         expected.Release();
         Assert.Empty(engine.GetRunning(admin));
         Assert.Equal(before, (await catalog.ListAsync(admin, new MeasurementQuery(), CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task ASimulationKeepsToTheUsersLimitsAndIsAccountedToThem()
+    {
+        var engine = _factory.Services.GetRequiredService<MeasurementEngine>();
+        var user = await Users.CreateOperatorAsync(_factory.Services, "sim-limited@test.local");
+        var admin = new Requester("admin", AppFactory.AdminEmail, IsAdmin: true);
+        var limits = _factory.Services.GetRequiredService<MeasureApp.Limits.LimitsAdminService>();
+        Assert.Empty(await limits.SaveOverridesAsync(admin, user.Id, new MeasureApp.Limits.LimitOverrides { MaxSampleRate = 1000, MaxChannels = 1, MaxParallelMeasurements = 1 }, CancellationToken.None));
+        var requester = new Requester(user.Id, user.Email!, IsAdmin: false);
+        await using var secondTab = new TabPlayback(_factory.Services.GetRequiredService<ISampleStore>(), _factory.Services.GetRequiredService<MeasurementCatalog>(),
+            new CurrentUser(null!), _time, NullLogger<TabPlayback>.Instance, _factory.Services.GetRequiredService<SimulationAdmission>());
+
+        var tooFast = await _playback.StartSimulationAsync(requester, engine.Devices[0], channels: 1, sampleRate: 1_000_000, CancellationToken.None);
+        var tooWide = await _playback.StartSimulationAsync(requester, engine.Devices[0], channels: 8, sampleRate: 1000, CancellationToken.None);
+        var allowed = await _playback.StartSimulationAsync(requester, engine.Devices[0], channels: 1, sampleRate: 1000, CancellationToken.None);
+        var secondAtOnce = await secondTab.StartSimulationAsync(requester, engine.Devices[0], channels: 1, sampleRate: 1000, CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _playback.NextFrameAsync(10_000, CancellationToken.None);
+
+        Assert.Contains("1,000 Hz", tooFast, StringComparison.Ordinal);
+        Assert.Contains("limit of 1", tooWide, StringComparison.Ordinal);
+        Assert.Null(allowed);
+        Assert.Contains("1 of 1 allowed simulations", secondAtOnce, StringComparison.Ordinal);
+        var usage = _factory.Services.GetRequiredService<MeasureApp.Acquisition.Accounting.ResourceAccountant>().Snapshot().Single(u => u.UserId == user.Id);
+        Assert.Equal(1000, usage.Samples);
+        _playback.Clear();
+        Assert.Null(await secondTab.StartSimulationAsync(requester, engine.Devices[0], channels: 1, sampleRate: 1000, CancellationToken.None));
     }
 
     public async Task DisposeAsync()

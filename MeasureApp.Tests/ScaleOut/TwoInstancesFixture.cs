@@ -207,6 +207,11 @@ public sealed class TwoInstancesFixture : IAsyncLifetime
         start.Environment["MEASUREAPP_OWNER_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["MEASUREAPP_ADMIN_EMAIL"] = AdminEmail;
         start.Environment["MEASUREAPP_ADMIN_PASSWORD"] = AdminPassword;
+        // Operators are created through the registration form, which is off by default.
+        start.Environment["Auth__AllowRegistration"] = "true";
+        start.Environment["Auth__RegistrationRequiresApproval"] = "false";
+        start.Environment["Security__RegistrationsPerHour"] = "10000";
+        start.Environment["Security__LoginsPerMinute"] = "10000";
         // Pub/sub channels are not per database: the relay gets a prefix of its own.
         start.Environment["Relay__Prefix"] = $"measureapp:{_database}:relay:";
         using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");

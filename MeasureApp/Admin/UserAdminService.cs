@@ -30,7 +30,7 @@ public sealed record AdminResult(string? Error)
 /// another admin's change failed on the concurrency stamp. Every <see cref="IdentityResult"/> is checked
 /// and a failure reaches the page as the operation's error.
 /// </remarks>
-public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time)
+public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time, MeasureApp.Security.PrincipalCheck principals)
 {
     public async Task<UserPage> ListAsync(Requester requester, string? search, int page, int pageSize, CancellationToken cancellationToken)
     {
@@ -92,6 +92,7 @@ public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFact
         {
             return stampFailed;
         }
+        principals.Forget(user.Id);
         if (locked)
         {
             circuits.EndSessions(userId);
@@ -113,7 +114,9 @@ public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFact
         {
             return Checked(result);
         }
-        return Checked(await users.UpdateSecurityStampAsync(user));
+        var stamped = Checked(await users.UpdateSecurityStampAsync(user));
+        principals.Forget(user.Id);
+        return stamped;
     }
 
     public async Task<AdminResult> DeleteAsync(Requester requester, string userId)
@@ -126,7 +129,9 @@ public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFact
             return NotFoundOrSelf(requester, userId);
         }
         circuits.EndSessions(userId);
-        return Checked(await users.DeleteAsync(user));
+        var deleted = Checked(await users.DeleteAsync(user));
+        principals.Forget(userId);
+        return deleted;
     }
 
     /// <summary>Ends the user's open tabs now and invalidates their cookies.</summary>
@@ -142,7 +147,9 @@ public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFact
         }
         // The tabs end even when the stamp could not be changed; the error says their cookies still work.
         var ended = circuits.EndSessions(userId);
-        return (Checked(await users.UpdateSecurityStampAsync(user)), ended);
+        var stamped = Checked(await users.UpdateSecurityStampAsync(user));
+        principals.Forget(user.Id);
+        return (stamped, ended);
     }
 
     private static void RequireAdmin(Requester requester)

@@ -57,7 +57,7 @@ public static class ExportEndpoints
         }
     }
 
-    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store)
+    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits)
     {
         var ct = http.RequestAborted;
         if (CurrentUser.FromPrincipal(http.User) is not { } requester)
@@ -77,6 +77,15 @@ public static class ExportEndpoints
             return;
         }
         var export = plan.Plan!;
+        var max = (await limits.GetAsync(requester.UserId, ct)).MaxConcurrentExports;
+        using var lease = gate.TryEnter(requester.UserId, max);
+        if (lease is null)
+        {
+            await Results.Problem(title: "Too many exports",
+                detail: $"You are downloading {max} of {max} allowed exports at once. Wait until one finishes.",
+                statusCode: StatusCodes.Status429TooManyRequests).ExecuteAsync(http);
+            return;
+        }
 
         // The body is produced while it is sent: nothing may buffer it on the way.
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();

@@ -135,7 +135,15 @@ public sealed class PreparedExports : IDisposable
         _time = time;
         _logger = logger;
         _directory = Path.Combine(Path.GetTempPath(), "measureapp-exports", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
+        // The system temp folder is shared with every local user: the folder is 0700, files 0600.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(_directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         _sweeper = time.CreateTimer(_ => Sweep(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
@@ -208,12 +216,28 @@ public sealed class PreparedExports : IDisposable
             FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
     }
 
+    private static FileStreamOptions PrivateFile
+    {
+        get
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16, Options = FileOptions.Asynchronous };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            return options;
+        }
+    }
+
+    /// <summary>Folder of the temporary files (for tests of its mode).</summary>
+    internal string Folder => _directory;
+
     private async Task WriteAsync(PreparedExport export)
     {
         var ct = export.Cancellation;
         try
         {
-            await using (var file = new FileStream(export.FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var file = new FileStream(export.FilePath, PrivateFile))
             {
                 var plan = export.Plan;
                 var segments = Counted(plan.Complete(_store.ReadRawAsync(plan.Measurement.Id, plan.FromIndex, plan.ToIndex, plan.Channels, ct), ct), export, ct);

@@ -1,4 +1,6 @@
 using MeasureApp.Data;
+using MeasureApp.Security;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 
@@ -11,11 +13,25 @@ public static class AccountEndpoints
     public static IEndpointConventionBuilder MapAccountEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/Account");
-        group.MapPost("/Logout", async ([FromServices] SignInManager<AppUser> signIn) =>
-        {
-            await signIn.SignOutAsync();
-            return TypedResults.LocalRedirect("~/Account/Login");
-        }).RequireAuthorization();
+        group.MapPost("/Logout", LogoutAsync).RequireAuthorization().DisableAntiforgery();
         return group;
+    }
+
+    // The form carries an antiforgery token (a cross-site page cannot log anyone out). Logging out
+    // renews the security stamp: every session of this login ends, including copied cookies.
+    private static async Task<IResult> LogoutAsync(HttpContext http, [FromServices] IAntiforgery antiforgery,
+        [FromServices] SignInManager<AppUser> signIn, [FromServices] UserManager<AppUser> users, [FromServices] PrincipalCheck principals)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return TypedResults.Problem(title: "Log out again", detail: "The logout form expired. Reload the page and log out again.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (await users.GetUserAsync(http.User) is { } user)
+        {
+            await users.UpdateSecurityStampAsync(user);
+            principals.Forget(user.Id);
+        }
+        await signIn.SignOutAsync();
+        return TypedResults.LocalRedirect("~/Account/Login");
     }
 }

@@ -24,6 +24,7 @@ public sealed class LimitsService(IDbContextFactory<AppDbContext> contexts, IOpt
                 MaxDuration = d.MaxDuration,
                 MaxSessions = d.MaxSessions,
                 Retention = d.Retention,
+                MaxConcurrentExports = d.MaxConcurrentExports,
             };
         }
     }

@@ -25,7 +25,8 @@ public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Chan
 /// between the last frame and the clock's position, reduces them to min/max per pixel column and awaits
 /// the chart's update before the next one. Nothing here touches the engine, and a simulation is never stored.
 /// </summary>
-public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, CurrentUser currentUser, TimeProvider time, ILogger<TabPlayback> logger) : IAsyncDisposable
+public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, CurrentUser currentUser, TimeProvider time, ILogger<TabPlayback> logger,
+    SimulationAdmission? simulations = null) : IAsyncDisposable
 {
     /// <summary>Time span one chart shows; decides the column size.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
@@ -37,6 +38,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     private readonly CancellationTokenSource _stop = new();
     private readonly ReplayClock _clock = new(time);
     private DeviceOptions? _simDevice;
+    private SimulationLease? _simLease;
     private long _nextIndex;
     private Renderer? _renderer;
     private Task? _loop;
@@ -86,8 +88,36 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         return true;
     }
 
-    /// <summary>Starts a private simulation of <paramref name="device"/>'s signal model, playing from 0.</summary>
-    public void StartSimulation(DeviceOptions device, int channels, double sampleRate)
+    /// <summary>Starts a private simulation for the logged-in user; returns why it was refused, or null.</summary>
+    public async Task<string?> StartSimulationAsync(DeviceOptions device, int channels, double sampleRate, CancellationToken cancellationToken) =>
+        await StartSimulationAsync(await currentUser.GetAsync(), device, channels, sampleRate, cancellationToken);
+
+    /// <summary>
+    /// Starts a private simulation of <paramref name="device"/>'s signal model, playing from 0, within
+    /// <paramref name="requester"/>'s limits (rate, channels, and as many at once as parallel
+    /// measurements); its samples and CPU are accounted to the requester like a measurement's.
+    /// Returns why it was refused, or null.
+    /// </summary>
+    public async Task<string?> StartSimulationAsync(Requester requester, DeviceOptions device, int channels, double sampleRate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(simulations, nameof(simulations));
+        var (lease, error) = await simulations.AdmitAsync(requester, channels, sampleRate, cancellationToken);
+        if (lease is null)
+        {
+            return error;
+        }
+        SimulationLease? previous;
+        lock (_gate)
+        {
+            previous = _simLease;
+            _simLease = lease;
+        }
+        previous?.Dispose();
+        StartSimulation(device, channels, sampleRate);
+        return null;
+    }
+
+    private void StartSimulation(DeviceOptions device, int channels, double sampleRate)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
@@ -110,6 +140,8 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         {
             Source = null;
             _simDevice = null;
+            _simLease?.Dispose();
+            _simLease = null;
             _clock.Pause();
             _clock.Seek(0);
             Generation++;
@@ -174,6 +206,12 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         {
             Source = source;
             _simDevice = simDevice;
+            if (simDevice is null)
+            {
+                // A replay frees this tab's simulation slot.
+                _simLease?.Dispose();
+                _simLease = null;
+            }
             _clock.Pause();
             _clock.SetSpeed(1);
             SeekLocked(0);
@@ -254,6 +292,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         var grid = new MinMaxColumns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate);
         if (device is not null)
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             for (var at = from; at < to; at += MaxSamplesPerStep)
             {
                 var count = (int)Math.Min(MaxSamplesPerStep, to - at);
@@ -270,6 +309,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
                     block.Release();
                 }
             }
+            Volatile.Read(ref _simLease)?.Account(to - from, grid.Channels, System.Diagnostics.Stopwatch.GetTimestamp() - started);
         }
         else
         {
@@ -324,6 +364,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             await _loop;
         }
         _stop.Dispose();
+        _simLease?.Dispose();
     }
 
     private sealed class Renderer(TabPlayback owner, int pixelWidth, Func<LiveFrame, Task> render) : IDisposable

@@ -15,13 +15,15 @@ public sealed class MetricsOptions
     public const string SectionName = "Metrics";
 
     /// <summary>
-    /// When true, only a logged-in admin may scrape; anonymous requests get 401 and other users 403.
-    /// Off by default because Prometheus scrapers do not log in through a cookie form: restrict the
-    /// endpoint at the network (reverse proxy, firewall) instead, or turn this on when the app is
-    /// exposed and nobody scrapes it. The body carries no personal data either way: per-user series
-    /// are labelled with the user id, never the e-mail or name.
+    /// When true (the default), only a logged-in admin or a scraper presenting <see cref="ScrapeToken"/>
+    /// may read the metrics; anonymous requests get 401 and other users 403. The body names users by id
+    /// and counts logins, which is nothing to show an anonymous visitor. Set false only when the
+    /// endpoint is restricted at the network (reverse proxy, firewall).
     /// </summary>
-    public bool RequireAdmin { get; set; }
+    public bool RequireAdmin { get; set; } = true;
+
+    /// <summary>Secret a Prometheus scraper sends as <c>Authorization: Bearer &lt;token&gt;</c>; empty = no token access.</summary>
+    public string? ScrapeToken { get; set; }
 }
 
 /// <summary>
@@ -151,20 +153,22 @@ public static class MetricsEndpoints
     }
 
     /// <summary>
-    /// Adds HTTP request metrics to the pipeline and maps <see cref="Path"/>, anonymous unless
-    /// <see cref="MetricsOptions.RequireAdmin"/> is set (see there for why).
+    /// Adds HTTP request metrics to the pipeline and maps <see cref="Path"/>, admins (or a scrape token) only unless
+    /// <see cref="MetricsOptions.RequireAdmin"/> is turned off (see there for why).
     /// </summary>
     public static WebApplication MapMeasureAppMetrics(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var exporter = app.Services.GetRequiredService<MetricsExporter>();
-        var requireAdmin = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value.RequireAdmin;
+        var options = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value;
+        var requireAdmin = options.RequireAdmin;
         app.UseHttpMetrics(o => o.SetMetricFactory(Metrics.WithCustomRegistry(exporter.Registry)));
 
         var scrape = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
         if (requireAdmin)
         {
-            scrape.Use(RequireAdminAsync);
+            var token = options.ScrapeToken is { Length: > 0 } t ? System.Text.Encoding.UTF8.GetBytes("Bearer " + t) : null;
+            scrape.Use((context, next) => RequireAdminAsync(context, next, token));
         }
         scrape.UseMetricServer(s => s.Registry = exporter.Registry, url: null);
         app.Map(Path, scrape.Build()).WithDisplayName("Prometheus metrics");
@@ -172,10 +176,11 @@ public static class MetricsEndpoints
     }
 
     // A status code, not the cookie scheme's redirect to the login page: a scraper cannot follow it.
-    private static Task RequireAdminAsync(HttpContext context, RequestDelegate next)
+    private static Task RequireAdminAsync(HttpContext context, RequestDelegate next, byte[]? token)
     {
         var user = context.User;
-        if (user.IsInRole(Roles.Admin))
+        var presented = System.Text.Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
+        if (user.IsInRole(Roles.Admin) || (token is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(presented, token)))
         {
             return next(context);
         }

@@ -16,6 +16,10 @@ public sealed class CircuitEntry(string circuitId, string userId, string userNam
     public DateTimeOffset LastSeen { get; set; } = openedAt;
     public string? Page { get; set; }
 
+    /// <summary>False while the browser's connection is down (a closed or dropped tab, kept by Blazor
+    /// for a few minutes in case it reconnects): it does not count against the open-tabs limit.</summary>
+    public bool Connected { get; internal set; } = true;
+
     /// <summary>Ends the tab's login at once (navigates it to a page that signs out).</summary>
     internal Action? End { get; set; }
 }
@@ -54,6 +58,14 @@ public sealed class CircuitRegistry(TimeProvider time)
     }
 
     internal void Unregister(string circuitId) => _circuits.TryRemove(circuitId, out _);
+
+    internal void SetConnected(string circuitId, bool connected)
+    {
+        if (_circuits.TryGetValue(circuitId, out var entry))
+        {
+            entry.Connected = connected;
+        }
+    }
 
     internal void Touch(string circuitId, string? page)
     {
@@ -105,7 +117,7 @@ public sealed class RegistryCircuitHandler(CircuitRegistry registry, Authenticat
         // The open-tabs limit is enforced when a circuit starts: a tab over the limit is not
         // registered (it does not count) and shows why instead of the page.
         var maxTabs = (await limits.GetAsync(user.UserId, cancellationToken)).MaxSessions;
-        var open = registry.ForUser(user.UserId).Count;
+        var open = registry.ForUser(user.UserId).Count(c => c.Connected);
         if (open >= maxTabs)
         {
             RefusedMessage = $"You have {open} of {maxTabs} allowed tabs open. Close another MeasureApp tab and reload this one.";
@@ -143,12 +155,14 @@ public sealed class RegistryCircuitHandler(CircuitRegistry registry, Authenticat
     public override Task OnConnectionDownAsync(Circuit circuit, CancellationToken cancellationToken)
     {
         _connected = false;
+        registry.SetConnected(circuit.Id, false);
         return Task.CompletedTask;
     }
 
     public override Task OnConnectionUpAsync(Circuit circuit, CancellationToken cancellationToken)
     {
         _connected = true;
+        registry.SetConnected(circuit.Id, true);
         registry.Touch(circuit.Id, null);
         return Task.CompletedTask;
     }

@@ -135,19 +135,16 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
     /// <inheritdoc />
     public async IAsyncEnumerable<SampleSegment> ReadRawAsync(Guid measurementId, long fromIndex, long toIndex, IReadOnlyList<int>? channels, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // Pages of a few chunks, each read with its own short statement: an export streams to a slow
-        // client for minutes, and no statement (or SQLite table lock) stays open while it does.
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var connection = await OpenAsync(db, cancellationToken);
+        // Pages of a few chunks, each read on a connection taken from the pool and handed back before
+        // the page is yielded: an export streams to a slow client for minutes, and neither a statement
+        // (or SQLite table lock) nor a pooled connection stays held while it does — a hundred slow
+        // downloads on PostgreSQL must not starve everyone else's logins of connections.
         var cursor = fromIndex;
         var page = new List<StoredChunk>(RawPageChunks);
         while (cursor < toIndex)
         {
             page.Clear();
-            await foreach (var chunk in ReadChunkRowsAsync(connection, measurementId, cursor, toIndex, cancellationToken, RawPageChunks))
-            {
-                page.Add(chunk);
-            }
+            await ReadPageAsync(measurementId, cursor, toIndex, page, cancellationToken);
             if (page.Count == 0)
             {
                 yield break;
@@ -160,6 +157,16 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
                 }
             }
             cursor = page[^1].FirstSampleIndex + page[^1].SampleCount;
+        }
+    }
+
+    private async Task ReadPageAsync(Guid measurementId, long from, long to, List<StoredChunk> page, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var connection = await OpenAsync(db, cancellationToken);
+        await foreach (var chunk in ReadChunkRowsAsync(connection, measurementId, from, to, cancellationToken, RawPageChunks))
+        {
+            page.Add(chunk);
         }
     }
 
