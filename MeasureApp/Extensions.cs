@@ -129,6 +129,10 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
+        // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
+        services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
+        services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
+        services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();
@@ -168,6 +172,7 @@ public static class MeasureAppExtensions
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
+        MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
