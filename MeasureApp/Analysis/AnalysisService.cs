@@ -65,6 +65,24 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
         return EdgeAnalyzer.Analyze(c, values, record.SampleRate);
     }
 
+    /// <summary>
+    /// The stored value of every channel at the sample nearest <paramref name="seconds"/> (what a cursor
+    /// reads); null when the measurement is not visible, an empty list where there is no sample (a gap).
+    /// </summary>
+    public async Task<(long Index, IReadOnlyList<float> Values)?> ValuesAtAsync(Requester requester, Guid id, double seconds, CancellationToken cancellationToken)
+    {
+        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        {
+            return null;
+        }
+        var index = (long)Math.Round(Math.Max(0, seconds) * (record.SampleRate > 0 ? record.SampleRate : 1));
+        await foreach (var segment in store.ReadRawAsync(record.Id, index, index + 1, null, cancellationToken))
+        {
+            return (index, [.. Enumerable.Range(0, segment.Channels.Count).Select(k => segment.Channel(k)[0])]);
+        }
+        return (index, []);
+    }
+
     private async Task<float[]> ReadChannelAsync(MeasurementRecord record, int channel, long fromIndex, long toIndex, long limit, string limitText, CancellationToken ct)
     {
         if (record.DataExpired)
