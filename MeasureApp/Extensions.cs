@@ -124,6 +124,11 @@ public static class MeasureAppExtensions
         // Acquisition engine and its storage
         services.AddSingleton<ISampleStore, DbSampleStore>();
         services.AddSampleStorage(database);
+        // Collector tokens in the shared database (before AddAcquisition, which would add the in-memory store).
+        services.AddSingleton<MeasureApp.Collectors.CollectorTokenStore>();
+        services.AddSingleton<MeasureApp.Acquisition.Coordination.ICollectorTokens>(sp => sp.GetRequiredService<MeasureApp.Collectors.CollectorTokenStore>());
+        services.AddSingleton<MeasureApp.Collectors.CollectorMetrics>();
+        services.AddSingleton<MeasureApp.Collectors.FeedCommands>();
         builder.AddAcquisition();
         services.AddSingleton<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
@@ -173,6 +178,7 @@ public static class MeasureAppExtensions
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
+        MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });

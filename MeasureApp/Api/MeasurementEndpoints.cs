@@ -40,7 +40,8 @@ public static class MeasurementEndpoints
         return app;
     }
 
-    private static async ValueTask<object?> RequireJsonOnPost(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Endpoint filter: a POST without <c>Content-Type: application/json</c> gets 415 (see the CSRF remark above).</summary>
+    internal static async ValueTask<object?> RequireJsonOnPost(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var request = context.HttpContext.Request;
         if (HttpMethods.IsPost(request.Method) && !request.HasJsonContentType())
@@ -190,7 +191,7 @@ public static class MeasurementEndpoints
     }
 
     // RequireAuthorization has run: an anonymous caller got 401 before reaching a handler.
-    private static Requester Me(HttpContext http) =>
+    internal static Requester Me(HttpContext http) =>
         CurrentUser.FromPrincipal(http.User) ?? throw new InvalidOperationException("The endpoint requires an authenticated user.");
 
     private static ProblemHttpResult NotFound() =>
