@@ -156,6 +156,10 @@ public static class MeasureAppExtensions
         services.AddSingleton<ExportSlots>();
         services.AddSingleton<SimulationSlots>();
         services.AddSingleton<SimulationAdmission>();
+        // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
+        services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
+        services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
+        services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
         // UI: Blazor Server, MudBlazor, per-circuit sessions
         services.AddRazorComponents().AddInteractiveServerComponents();
@@ -228,6 +232,7 @@ public static class MeasureAppExtensions
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
+        MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -72,6 +72,30 @@ public interface ISampleStore
     }
 
     /// <summary>
+    /// Exact min, max, mean, RMS and standard deviation per channel of the stored samples in
+    /// [<paramref name="fromIndex"/>, <paramref name="toIndex"/>) (a range over a gap covers the samples
+    /// on both sides). The database store answers from the pyramid's per-row sums plus at most two
+    /// partial raw chunks; this default scans the range.
+    /// </summary>
+    /// <param name="measurementId">Measurement id (ownership is the caller's job).</param>
+    /// <param name="fromIndex">First sample index wanted.</param>
+    /// <param name="toIndex">Sample index after the last wanted; clipped to the stored data.</param>
+    /// <param name="channels">Channel numbers, in this order; null or empty for all.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    async Task<RangeStatistics> ReadStatisticsAsync(Guid measurementId, long fromIndex, long toIndex, IReadOnlyList<int>? channels, CancellationToken cancellationToken)
+    {
+        var chunks = await ReadChunksAsync(measurementId, fromIndex, toIndex, cancellationToken);
+        var selected = RangeDecimator.SelectChannels(channels, chunks.Count > 0 ? chunks[0].ChannelCount : channels?.DefaultIfEmpty().Max() + 1 ?? 0);
+        var sum = new StatisticsAccumulator(selected);
+        foreach (var chunk in chunks)
+        {
+            sum.AddRaw(chunk, fromIndex, toIndex);
+        }
+        var end = chunks.Count > 0 ? Math.Min(toIndex, chunks[^1].FirstSampleIndex + chunks[^1].SampleCount) : fromIndex;
+        return sum.ToStatistics(fromIndex, Math.Max(fromIndex, end));
+    }
+
+    /// <summary>
     /// Streams the stored samples of [<paramref name="fromIndex"/>, <paramref name="toIndex"/>) in
     /// order, one segment per stored chunk (trimmed to the range, only the chosen channels), so an
     /// export of any size holds one chunk in memory at a time.

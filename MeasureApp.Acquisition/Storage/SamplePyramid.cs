@@ -68,6 +68,13 @@ public sealed class PyramidRow
     /// <summary>Summaries, entry-major: entry e of channel c is at [e · ChannelCount + c].</summary>
     public required ChannelSummary[] Entries { get; init; }
 
+    /// <summary>
+    /// Per channel count, sum and M2 of the whole row, for exact statistics of a range. Kept on rows of
+    /// levels ≥ 3 only (one entry per row), so a range needs at most two partial chunks of raw data; null on
+    /// levels 1 and 2 and on rows stored before the sums existed (rebuilt in the background).
+    /// </summary>
+    public ChannelMoments[]? Moments { get; init; }
+
     /// <summary>Entries in this row (levels 1, 2: buckets of the chunk; otherwise one).</summary>
     public int EntryCount => Entries.Length / ChannelCount;
 
@@ -117,8 +124,11 @@ public sealed class PyramidRow
         return bytes;
     }
 
+    /// <summary>Stored form of <see cref="Moments"/> (null when the row has none).</summary>
+    public byte[]? EncodeMoments() => Moments is null ? null : ChannelMoments.Encode(Moments);
+
     /// <summary>Reads a row back from its stored columns.</summary>
-    public static PyramidRow Decode(Guid measurementId, int level, long sequence, long firstIndex, long sampleCount, int channelCount, ReadOnlySpan<byte> data)
+    public static PyramidRow Decode(Guid measurementId, int level, long sequence, long firstIndex, long sampleCount, int channelCount, ReadOnlySpan<byte> data, ReadOnlySpan<byte> moments = default)
     {
         var compact = level == 1;
         var size = compact ? CompactSize : WideSize;
@@ -157,6 +167,7 @@ public sealed class PyramidRow
             SampleCount = sampleCount,
             ChannelCount = channelCount,
             Entries = entries,
+            Moments = moments.IsEmpty ? null : ChannelMoments.Decode(moments, channelCount),
         };
     }
 
@@ -207,7 +218,30 @@ public static class SamplePyramid
     {
         var fine = BuildBuckets(chunk);
         var coarse = Fold(fine, 2, FanOut);
-        return (fine, coarse, Fold(coarse, ChunkLevel, int.MaxValue));
+        var whole = Fold(coarse, ChunkLevel, int.MaxValue);
+        return (fine, coarse, new PyramidRow
+        {
+            MeasurementId = whole.MeasurementId,
+            Level = whole.Level,
+            Sequence = whole.Sequence,
+            FirstIndex = whole.FirstIndex,
+            SampleCount = whole.SampleCount,
+            ChannelCount = whole.ChannelCount,
+            Entries = whole.Entries,
+            Moments = MomentsOf(chunk),
+        });
+    }
+
+    /// <summary>Per-channel moments of a whole chunk (what its level-3 row stores).</summary>
+    public static ChannelMoments[] MomentsOf(StoredChunk chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        var moments = new ChannelMoments[chunk.ChannelCount];
+        for (var c = 0; c < moments.Length; c++)
+        {
+            moments[c] = ChannelMoments.Of(chunk.Channel(c));
+        }
+        return moments;
     }
 
     /// <summary>Level-1 row of a chunk: one summary per 64 samples per channel.</summary>
@@ -287,6 +321,8 @@ public static class SamplePyramid
         var channels = first.ChannelCount;
         var entries = new ChannelSummary[channels];
         first.Entries.AsSpan(0, channels).CopyTo(entries);
+        // Sums only when every member has them (a group over rows stored before the sums gets them when rebuilt).
+        var moments = members.All(m => m.Moments is { } mm && mm.Length == channels) ? (ChannelMoments[])first.Moments!.Clone() : null;
         for (var i = 0; i < GroupFanOut; i++)
         {
             var m = members[i];
@@ -298,6 +334,10 @@ public static class SamplePyramid
             for (var c = 0; i > 0 && c < channels; c++)
             {
                 entries[c] = ChannelSummary.Merge(entries[c], m.Summary(0, c));
+                if (moments is not null)
+                {
+                    moments[c] = ChannelMoments.Merge(moments[c], m.Moments![c]);
+                }
             }
         }
         return new PyramidRow
@@ -309,6 +349,7 @@ public static class SamplePyramid
             SampleCount = members[^1].EndIndex - first.FirstIndex,
             ChannelCount = channels,
             Entries = entries,
+            Moments = moments,
         };
     }
 

@@ -117,6 +117,7 @@ public sealed class MonitorPageTests : MudTestContext
         Context.Services.AddSingleton(_scope.Value.ServiceProvider.GetRequiredService<MonitorFeed>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<IOptions<MonitorOptions>>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<PresenceTracker>());
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Analysis.SumsRebuildProgress>());
         return Render<MonitorPage>(_ => { });
     }
 

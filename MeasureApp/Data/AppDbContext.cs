@@ -135,7 +135,11 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Property(l => l.SampleCount).HasColumnName("sample_count");
             e.Property(l => l.ChannelCount).HasColumnName("channel_count");
             e.Property(l => l.Data).HasColumnName("data");
+            e.Property(l => l.Sums).HasColumnName("sums");
             e.HasIndex(l => new { l.MeasurementId, l.Level, l.FirstIndex });
+            // Rows of levels >= 3 still waiting for their sums (stored before they existed): a tiny partial index
+            // so the background rebuild finds them without scanning the pyramid.
+            e.HasIndex(l => new { l.Level, l.MeasurementId, l.Sequence }).HasDatabaseName("ix_sample_levels_sums_pending").HasFilter("sums IS NULL AND level >= 3");
         });
     }
 }
@@ -169,6 +173,8 @@ public sealed class SampleLevelRecord
     public int ChannelCount { get; set; }
     /// <summary>Per entry and channel: min, max, first, last (float32) and the positions of min and max.</summary>
     public required byte[] Data { get; set; }
+    /// <summary>Levels ≥ 3: per channel count (int64), sum and M2 (float64) for exact statistics; null on levels 1–2 and until rebuilt.</summary>
+    public byte[]? Sums { get; set; }
 }
 
 /// <summary>SQLite flavour (embedded default).</summary>

@@ -18,7 +18,7 @@ namespace MeasureApp.Storage;
 /// skipped, so a retried or replayed batch never duplicates. History reads answer from the pyramid
 /// and touch raw chunks only when zoomed in below 64 samples per pixel.
 /// </summary>
-public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : ISampleStore
+public sealed partial class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : ISampleStore
 {
     /// <summary>Most columns a decimated read may ask for.</summary>
     public const int MaxPixels = 100_000;
@@ -311,29 +311,33 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var first = reader.GetInt64(1);
-            var count = reader.GetInt32(3);
-            var channels = reader.GetInt32(4);
-            var minMax = MemoryMarshal.Cast<byte, float>(reader.GetFieldValue<byte[]>(6).AsSpan());
-            yield return new StoredChunk
-            {
-                MeasurementId = measurementId,
-                Sequence = reader.GetInt64(0),
-                FirstSampleIndex = first,
-                T0Ns = reader.GetInt64(2),
-                SampleCount = count,
-                ChannelCount = channels,
-                Payload = reader.GetFieldValue<byte[]>(5),
-                Min = minMax[..channels].ToArray(),
-                Max = minMax[channels..].ToArray(),
-            };
+            yield return ToChunk(reader, measurementId);
         }
+    }
+
+    /// <summary>A chunk from a row of (seq, first_index, t0_ns, sample_count, channel_count, payload, min_max).</summary>
+    private static StoredChunk ToChunk(DbDataReader reader, Guid measurementId)
+    {
+        var channels = reader.GetInt32(4);
+        var minMax = MemoryMarshal.Cast<byte, float>(reader.GetFieldValue<byte[]>(6).AsSpan());
+        return new StoredChunk
+        {
+            MeasurementId = measurementId,
+            Sequence = reader.GetInt64(0),
+            FirstSampleIndex = reader.GetInt64(1),
+            T0Ns = reader.GetInt64(2),
+            SampleCount = reader.GetInt32(3),
+            ChannelCount = channels,
+            Payload = reader.GetFieldValue<byte[]>(5),
+            Min = minMax[..channels].ToArray(),
+            Max = minMax[channels..].ToArray(),
+        };
     }
 
     private static async Task<IReadOnlyList<PyramidRow>> ReadLevelRowsAsync(DbConnection connection, DbTransaction? transaction, Guid measurementId, int level, long fromSeq, long toSeq, CancellationToken ct)
     {
         await using var cmd = Command(connection,
-            "SELECT seq, first_index, sample_count, channel_count, data FROM sample_levels WHERE measurement_id = @m AND level = @l AND seq >= @lo AND seq <= @hi ORDER BY seq",
+            "SELECT seq, first_index, sample_count, channel_count, data, sums FROM sample_levels WHERE measurement_id = @m AND level = @l AND seq >= @lo AND seq <= @hi ORDER BY seq",
             measurementId, ("l", level), ("lo", fromSeq), ("hi", toSeq));
         cmd.Transaction = transaction;
         return await ReadRowsAsync(cmd, measurementId, level, ct);
@@ -345,7 +349,9 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            rows.Add(PyramidRow.Decode(measurementId, level, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt32(3), reader.GetFieldValue<byte[]>(4)));
+            // The sums column is selected only by the readers that use it (upper-level builds, statistics).
+            var sums = reader.FieldCount > 5 && !reader.IsDBNull(5) ? reader.GetFieldValue<byte[]>(5) : null;
+            rows.Add(PyramidRow.Decode(measurementId, level, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt32(3), reader.GetFieldValue<byte[]>(4), sums));
         }
         return rows;
     }
@@ -459,7 +465,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
             await copy.CompleteAsync(ct);
         }
         await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data) FROM STDIN (FORMAT BINARY)", ct))
+            "COPY sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data, sums) FROM STDIN (FORMAT BINARY)", ct))
         {
             foreach (var i in fresh)
             {
@@ -478,7 +484,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
             foreach (var row in upper)
             {
                 var cmd = batch.CreateBatchCommand();
-                cmd.CommandText = "INSERT INTO sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+                cmd.CommandText = "INSERT INTO sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data, sums) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
                 cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = row.MeasurementId });
                 cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = row.Level });
                 cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = row.Sequence });
@@ -486,6 +492,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
                 cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = row.SampleCount });
                 cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = row.ChannelCount });
                 cmd.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = row.EncodeEntries() });
+                cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = (object?)row.EncodeMoments() ?? DBNull.Value });
                 batch.BatchCommands.Add(cmd);
             }
             await batch.ExecuteNonQueryAsync(ct);
@@ -503,6 +510,14 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
         await copy.WriteAsync(row.SampleCount, NpgsqlDbType.Bigint, ct);
         await copy.WriteAsync(row.ChannelCount, NpgsqlDbType.Integer, ct);
         await copy.WriteAsync(row.EncodeEntries(), NpgsqlDbType.Bytea, ct);
+        if (row.EncodeMoments() is { } sums)
+        {
+            await copy.WriteAsync(sums, NpgsqlDbType.Bytea, ct);
+        }
+        else
+        {
+            await copy.WriteNullAsync(ct);
+        }
     }
 
     private static long LockKey(Guid id)
@@ -516,13 +531,13 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
     private sealed class SqliteLevelInsert : IAsyncDisposable
     {
         private readonly SqliteCommand _cmd;
-        private readonly SqliteParameter _m, _l, _s, _f, _n, _c, _d;
+        private readonly SqliteParameter _m, _l, _s, _f, _n, _c, _d, _x;
 
         public SqliteLevelInsert(SqliteConnection connection, SqliteTransaction tx)
         {
             _cmd = connection.CreateCommand();
             _cmd.Transaction = tx;
-            _cmd.CommandText = "INSERT OR IGNORE INTO sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data) VALUES ($m, $l, $s, $f, $n, $c, $d)";
+            _cmd.CommandText = "INSERT OR IGNORE INTO sample_levels (measurement_id, level, seq, first_index, sample_count, channel_count, data, sums) VALUES ($m, $l, $s, $f, $n, $c, $d, $x)";
             _m = _cmd.Parameters.Add("$m", SqliteType.Text);
             _l = _cmd.Parameters.Add("$l", SqliteType.Integer);
             _s = _cmd.Parameters.Add("$s", SqliteType.Integer);
@@ -530,6 +545,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
             _n = _cmd.Parameters.Add("$n", SqliteType.Integer);
             _c = _cmd.Parameters.Add("$c", SqliteType.Integer);
             _d = _cmd.Parameters.Add("$d", SqliteType.Blob);
+            _x = _cmd.Parameters.Add("$x", SqliteType.Blob);
         }
 
         public Task PrepareAsync(CancellationToken ct) => _cmd.PrepareAsync(ct);
@@ -543,6 +559,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
             _n.Value = row.SampleCount;
             _c.Value = row.ChannelCount;
             _d.Value = row.EncodeEntries();
+            _x.Value = (object?)row.EncodeMoments() ?? DBNull.Value;
             await _cmd.ExecuteNonQueryAsync(ct);
         }
 

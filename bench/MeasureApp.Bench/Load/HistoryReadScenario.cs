@@ -41,7 +41,17 @@ public sealed record HistoryReadSettings
 }
 
 /// <summary>Timings of one zoom level.</summary>
-public sealed record HistoryZoom(string Label, long SpanSamples, LatencySummary Latency, int Level, long SummaryRowsRead, long RawSamplesRead, int Columns);
+public sealed record HistoryZoom(string Label, long SpanSamples, LatencySummary Latency, int Level, long SummaryRowsRead, long RawSamplesRead, int Columns)
+{
+    /// <summary>Exact statistics (<see cref="DbSampleStore.ReadStatisticsAsync"/>) of the same span at random positions, all channels.</summary>
+    public LatencySummary? Statistics { get; init; }
+
+    /// <summary>Pyramid rows the last statistics read used.</summary>
+    public long StatisticsRows { get; init; }
+
+    /// <summary>Raw samples per channel the last statistics read used (the partial chunks at the ends).</summary>
+    public long StatisticsRawSamples { get; init; }
+}
 
 /// <summary>What one provider measured.</summary>
 public sealed record HistoryReadResult(BenchProvider Provider, long StoredSamples, long ChunksStored, TimeSpan WriteTime, long DatabaseBytes, IReadOnlyList<HistoryZoom> Zooms);
@@ -166,9 +176,31 @@ public sealed class HistoryReadScenario : ILoadScenario
             }
             var summary = LatencySummary.From([recorder]);
             var label = Label(span / settings.SampleRate);
-            zooms.Add(new HistoryZoom(label, span, summary, last!.Level, last.SummaryRowsRead, last.RawSamplesRead, last.ColumnStarts.Count));
+            // Statistics of the same span, at random positions that start and end inside chunks.
+            var statsRecorder = new LatencyRecorder(settings.Reads);
+            RangeStatistics? lastStats = null;
+            for (var r = 0; r < settings.WarmupReads + settings.Reads; r++)
+            {
+                var from = span == stored ? 0 : random.NextInt64(0, stored - span);
+                var sw = Stopwatch.StartNew();
+                lastStats = await store.ReadStatisticsAsync(id, from, from + span, null, cancellationToken);
+                sw.Stop();
+                if (r >= settings.WarmupReads)
+                {
+                    statsRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
+                }
+            }
+            var stats = LatencySummary.From([statsRecorder]);
+            zooms.Add(new HistoryZoom(label, span, summary, last!.Level, last.SummaryRowsRead, last.RawSamplesRead, last.ColumnStarts.Count)
+            {
+                Statistics = stats,
+                StatisticsRows = lastStats!.SummaryRowsRead,
+                StatisticsRawSamples = lastStats.RawSamplesRead,
+            });
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  {label,-8} level {last.Level}, {last.SummaryRowsRead} summary rows, {last.RawSamplesRead} raw samples, {last.ColumnStarts.Count} columns: p50 {summary.PercentileNs(0.5) / 1e6:F2} ms, p95 {summary.PercentileNs(0.95) / 1e6:F2} ms, max {summary.MaxNs / 1e6:F2} ms"));
+            await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  {label,-8} statistics: {lastStats.SummaryRowsRead} rows with sums, {lastStats.RawSamplesRead} raw samples: p50 {stats.PercentileNs(0.5) / 1e6:F2} ms, p95 {stats.PercentileNs(0.95) / 1e6:F2} ms, max {stats.MaxNs / 1e6:F2} ms"));
         }
         return new HistoryReadResult(provider, stored, chunkCount, write.Elapsed, bytes, zooms);
     }
@@ -196,6 +228,13 @@ public sealed class HistoryReadScenario : ILoadScenario
                 report.Add($"{r.Provider} {z.Label} p95 / max", p95, "ms",
                     string.Create(CultureInfo.InvariantCulture, $"max {z.Latency.MaxNs / 1e6:F1} ms; goal ≤ 100 ms"),
                     p95 <= 100 ? string.Create(CultureInfo.InvariantCulture, $"met ({p95 / 100:F2}× goal)") : string.Create(CultureInfo.InvariantCulture, $"MISSED by {p95 - 100:F0} ms"));
+                if (z.Statistics is { } st)
+                {
+                    var sp95 = st.PercentileNs(0.95) / 1e6;
+                    report.Add($"{r.Provider} {z.Label} statistics p50 / p95", st.PercentileNs(0.5) / 1e6, "ms",
+                        string.Create(CultureInfo.InvariantCulture, $"p95 {sp95:F1} ms, max {st.MaxNs / 1e6:F1} ms; {z.StatisticsRows} rows with sums + {z.StatisticsRawSamples} raw samples/channel; goal ≤ 50 ms"),
+                        sp95 <= 50 ? string.Create(CultureInfo.InvariantCulture, $"met ({sp95 / 50:F2}× goal)") : string.Create(CultureInfo.InvariantCulture, $"MISSED by {sp95 - 50:F0} ms"));
+                }
             }
         }
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,

@@ -265,7 +265,15 @@ namespace MeasureApp.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("sample_count");
 
+                    b.Property<byte[]>("Sums")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("sums");
+
                     b.HasKey("MeasurementId", "Level", "Sequence");
+
+                    b.HasIndex("Level", "MeasurementId", "Sequence")
+                        .HasDatabaseName("ix_sample_levels_sums_pending")
+                        .HasFilter("sums IS NULL AND level >= 3");
 
                     b.HasIndex("MeasurementId", "Level", "FirstIndex");
 

@@ -1,0 +1,89 @@
+using Bunit;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
+using MeasureApp.Analysis;
+using MeasureApp.Components.Analysis;
+using MeasureApp.History;
+using MeasureApp.Identity;
+using MeasureApp.Tests.Infrastructure;
+using MeasureApp.Tests.Security;
+using MeasureApp.Tests.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeasureApp.Tests.Analysis;
+
+/// <summary>
+/// The cursor readout rendered with bUnit against the real services on a fresh SQLite database: cursors
+/// reported by the chart's JS module show t1, t2, Δt, 1/Δt, the values at the cursors and the exact
+/// statistics of the span (the same numbers the stats API computes); without cursors the visible range.
+/// </summary>
+public sealed class CursorReadoutTests : MudTestContext
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
+
+    [Fact]
+    public async Task TwoCursorsShowDeltaTTheValuesAtThemAndTheStatisticsOfTheSpan()
+    {
+        var (record, signal, me) = await StoreAsync();
+        var readout = Render<CursorReadout>(p => p
+            .Add(c => c.Record, record)
+            .Add(c => c.Channels, HistoryService.Channels(record))
+            .Add(c => c.ChartId, "detail-chart"));
+        // Without cursors: the whole measurement.
+        readout.WaitForAssertion(() => Assert.Equal("10,000", Cell(readout, 0, "stat-count")), Wait);
+        Assert.Contains(Context.JSInterop.Invocations, i => i.Identifier == "import");
+
+        await readout.InvokeAsync(() => readout.Instance.OnCursorsChanged(1.25, 3.75, null, null));
+
+        readout.WaitForAssertion(() => Assert.Equal("2,501", Cell(readout, 0, "stat-count")), Wait);
+        Assert.Equal("1.25 s", readout.Find("#cursor-t1").TextContent.Trim());
+        Assert.Equal("3.75 s", readout.Find("#cursor-t2").TextContent.Trim());
+        Assert.Equal("2.5 s", readout.Find("#cursor-dt").TextContent.Trim());
+        Assert.Equal("0.4 Hz", readout.Find("#cursor-freq").TextContent.Trim());
+        var expected = await _factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
+        for (var c = 0; c < 2; c++)
+        {
+            var s = expected!.Value.Statistics.Channels[c];
+            Assert.Equal(s.Mean.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "stat-mean"));
+            Assert.Equal(s.Rms.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "stat-rms"));
+            Assert.Equal(s.PeakToPeak.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "stat-pp"));
+            Assert.Equal(signal.Samples[c][1250].ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "at-t1"));
+            Assert.Equal(signal.Samples[c][3750].ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "at-t2"));
+            Assert.Equal(((double)signal.Samples[c][3750] - signal.Samples[c][1250]).ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(readout, c, "delta-v"));
+        }
+        var csv = readout.Instance.ToCsv();
+        Assert.Contains("channel,unit,value_t1,value_t2,delta,min,max,mean,rms,std,peak_to_peak,count", csv, StringComparison.Ordinal);
+        Assert.Contains(",2501", csv, StringComparison.Ordinal);
+
+        // Clearing the cursors goes back to the visible range.
+        readout.Render(p => p.Add(c => c.ViewFrom, 2.0).Add(c => c.ViewTo, 2.999));
+        await readout.InvokeAsync(() => readout.Instance.OnCursorsChanged(null, null, null, null));
+        readout.WaitForAssertion(() => Assert.Equal("1,000", Cell(readout, 0, "stat-count")), Wait);
+        Assert.Contains("visible range", readout.Find("#cursor-span").TextContent, StringComparison.Ordinal);
+    }
+
+    private static string Cell(IRenderedComponent<CursorReadout> readout, int channel, string css) =>
+        readout.Find($"#cursor-table tr[data-channel='{channel}'] .{css}").TextContent.Trim();
+
+    private async Task<(MeasureApp.Data.MeasurementRecord, KnownSignal, Requester)> StoreAsync()
+    {
+        var user = await Users.CreateOperatorAsync(_factory.Services);
+        var me = new Requester(user.Id, user.Email!, IsAdmin: false);
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<AnalysisService>());
+        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(me.UserId, me.UserName, me.IsAdmin)));
+        var store = _factory.Services.GetRequiredService<ISampleStore>();
+        var id = Guid.NewGuid();
+        var signal = new KnownSignal(id, 2, [.. Enumerable.Repeat(500, 20)], (c, i) => (float)(1 + c + Math.Sin(i * 0.01) * (c + 1)));
+        await store.CreateMeasurementAsync(KnownSignal.Info(id, 2, user.Id, MeasurementState.Stopped, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow, 10_000), CancellationToken.None);
+        await store.WriteChunksAsync(signal.Chunks, CancellationToken.None);
+        var record = await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None);
+        return (record!, signal, me);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _factory.Dispose();
+    }
+}

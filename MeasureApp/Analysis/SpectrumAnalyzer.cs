@@ -1,0 +1,164 @@
+using System.Numerics;
+using MathNet.Numerics.IntegralTransforms;
+
+namespace MeasureApp.Analysis;
+
+/// <summary>Window applied before the FFT.</summary>
+public enum SpectrumWindow
+{
+    /// <summary>Hann: a good default (−31 dB side lobes).</summary>
+    Hann,
+    /// <summary>Hamming (−43 dB first side lobe).</summary>
+    Hamming,
+    /// <summary>4-term Blackman-Harris: −92 dB side lobes, for small tones beside large ones.</summary>
+    BlackmanHarris,
+    /// <summary>Flat-top: amplitude within ±0.01 dB wherever the tone falls between bins.</summary>
+    FlatTop,
+    /// <summary>No window (exact for tones on a bin, leaky otherwise).</summary>
+    Rectangular,
+}
+
+/// <summary>Magnitude axis.</summary>
+public enum SpectrumScale
+{
+    /// <summary>20·log10(amplitude / 1 unit).</summary>
+    Db,
+    /// <summary>Peak amplitude in the channel's unit.</summary>
+    Linear,
+}
+
+/// <summary>A spectral peak.</summary>
+/// <param name="FrequencyHz">Frequency of the peak bin.</param>
+/// <param name="Magnitude">Its magnitude on the requested scale.</param>
+public sealed record SpectrumPeak(double FrequencyHz, double Magnitude);
+
+/// <summary>A single-sided amplitude spectrum, reduced to at most the requested number of points (max per group of bins).</summary>
+public sealed record SpectrumResult
+{
+    /// <summary>Frequency of each point, Hz.</summary>
+    public required double[] FrequencyHz { get; init; }
+    /// <summary>Magnitude of each point on the requested scale.</summary>
+    public required double[] Magnitude { get; init; }
+    /// <summary>The strongest peaks (not DC), strongest first.</summary>
+    public required IReadOnlyList<SpectrumPeak> Peaks { get; init; }
+    /// <summary>Samples transformed.</summary>
+    public required int Samples { get; init; }
+    /// <summary>FFT length (the samples zero-padded to a power of two).</summary>
+    public required int FftLength { get; init; }
+    /// <summary>Bin spacing, Hz.</summary>
+    public required double ResolutionHz { get; init; }
+}
+
+/// <summary>
+/// FFT of a span of one channel with MathNet.Numerics (chosen over FftSharp in the bench: see
+/// docs/benchmarks.md). Magnitudes are scaled so a sine of amplitude A reads A (linear) at its peak:
+/// |X[k]| · 2 / Σw — exact on a bin for every window, within ±0.01 dB anywhere with flat-top.
+/// </summary>
+public static class SpectrumAnalyzer
+{
+    /// <summary>Most samples one transform takes (2^20).</summary>
+    public const int MaxSamples = 1 << 20;
+
+    /// <summary>Peaks reported.</summary>
+    public const int PeakCount = 5;
+
+    /// <summary>Transforms <paramref name="samples"/> (at most <see cref="MaxSamples"/>), sampled at <paramref name="sampleRate"/> Hz.</summary>
+    public static SpectrumResult Compute(ReadOnlySpan<float> samples, double sampleRate, SpectrumWindow window, SpectrumScale scale, int maxPoints)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples.Length, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(samples.Length, MaxSamples);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPoints, 2);
+        var n = samples.Length;
+        var fftLength = (int)BitOperations.RoundUpToPowerOf2((uint)n);
+        var w = Window(window, n);
+        // MathNet's real transform works in place on n + 2 doubles (interleaved re/im of n/2 + 1 bins).
+        var data = new double[fftLength + 2];
+        var windowSum = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            data[i] = samples[i] * w[i];
+            windowSum += w[i];
+        }
+        Fourier.ForwardReal(data, fftLength, FourierOptions.NoScaling);
+        var bins = fftLength / 2 + 1;
+        var amplitude = new double[bins];
+        for (var k = 0; k < bins; k++)
+        {
+            var re = data[2 * k];
+            var im = data[2 * k + 1];
+            // DC and Nyquist have no mirror image in the negative frequencies.
+            amplitude[k] = Math.Sqrt(re * re + im * im) * (k == 0 || k == bins - 1 ? 1 : 2) / windowSum;
+        }
+        var resolution = sampleRate / fftLength;
+        var peaks = FindPeaks(amplitude, PeakCount, LobeHalfWidth(window) * fftLength / n + 1)
+            .Select(k => new SpectrumPeak(k * resolution, OnScale(amplitude[k], scale))).ToList();
+        // Reduce for display: the max of each group of bins keeps every peak visible.
+        var group = (bins + maxPoints - 1) / maxPoints;
+        var points = (bins + group - 1) / group;
+        var frequency = new double[points];
+        var magnitude = new double[points];
+        for (var p = 0; p < points; p++)
+        {
+            var best = p * group;
+            for (var k = best + 1; k < Math.Min(bins, (p + 1) * group); k++)
+            {
+                if (amplitude[k] > amplitude[best])
+                {
+                    best = k;
+                }
+            }
+            frequency[p] = best * resolution;
+            magnitude[p] = OnScale(amplitude[best], scale);
+        }
+        return new SpectrumResult
+        {
+            FrequencyHz = frequency,
+            Magnitude = magnitude,
+            Peaks = peaks,
+            Samples = n,
+            FftLength = fftLength,
+            ResolutionHz = resolution,
+        };
+    }
+
+    /// <summary>Window coefficients (symmetric).</summary>
+    public static double[] Window(SpectrumWindow window, int n) => window switch
+    {
+        SpectrumWindow.Hann => MathNet.Numerics.Window.Hann(n),
+        SpectrumWindow.Hamming => MathNet.Numerics.Window.Hamming(n),
+        SpectrumWindow.BlackmanHarris => MathNet.Numerics.Window.BlackmanHarris(n),
+        SpectrumWindow.FlatTop => MathNet.Numerics.Window.FlatTop(n),
+        _ => Enumerable.Repeat(1.0, n).ToArray(),
+    };
+
+    private static double OnScale(double amplitude, SpectrumScale scale) =>
+        scale == SpectrumScale.Linear ? amplitude : 20 * Math.Log10(Math.Max(amplitude, 1e-15));
+
+    // Half the main lobe in bins: neighbours inside it belong to the same tone.
+    private static int LobeHalfWidth(SpectrumWindow window) => window switch
+    {
+        SpectrumWindow.Rectangular => 1,
+        SpectrumWindow.Hann or SpectrumWindow.Hamming => 2,
+        SpectrumWindow.BlackmanHarris => 4,
+        _ => 5,
+    };
+
+    private static List<int> FindPeaks(double[] amplitude, int count, int halfWidth)
+    {
+        var candidates = new List<int>();
+        // Skip DC and its lobe: an offset is not a tone.
+        for (var k = halfWidth; k < amplitude.Length; k++)
+        {
+            var isMax = amplitude[k] > 0;
+            for (var j = Math.Max(0, k - halfWidth); isMax && j <= Math.Min(amplitude.Length - 1, k + halfWidth); j++)
+            {
+                isMax = j == k || amplitude[j] < amplitude[k] || (amplitude[j] == amplitude[k] && j > k);
+            }
+            if (isMax)
+            {
+                candidates.Add(k);
+            }
+        }
+        return [.. candidates.OrderByDescending(k => amplitude[k]).Take(count)];
+    }
+}
