@@ -5,6 +5,7 @@ using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
+using MeasureApp.History;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -46,7 +47,8 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
             .SetProperty(m => m.StopReason, info.StopReason)
             .SetProperty(m => m.StopDetail, info.StopDetail)
             .SetProperty(m => m.StoppedAt, info.StoppedAt)
-            .SetProperty(m => m.SampleCount, info.SampleCount), cancellationToken);
+            .SetProperty(m => m.SampleCount, info.SampleCount)
+            .SetProperty(m => m.FaultsJson, MeasurementFaults.ToJson(info.Faults)), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -208,6 +210,7 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
         StartedAt = info.StartedAt,
         StoppedAt = info.StoppedAt,
         SampleCount = info.SampleCount,
+        FaultsJson = MeasurementFaults.ToJson(info.Faults),
     };
 
     /// <summary>
