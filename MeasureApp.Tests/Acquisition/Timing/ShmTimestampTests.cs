@@ -32,11 +32,8 @@ public sealed class ShmTimestampTests : IDisposable
         var path = _files.NewPath();
         using var producer = TestRingProducer.CreateFile(path, capacity: 1024);
         var device = ShmTest.Device(path);
-        var time = new FakeTimeProvider();
-        var faults = new DeviceFaults(time, NullLogger<DeviceFaults>.Instance);
-        var shm = new ObservedDriver(new SharedMemoryDriver(time, Microsoft.Extensions.Options.Options.Create(new AcquisitionOptions { Devices = [device], BlockMilliseconds = 5 }),
-            NullLogger<SharedMemoryDriver>.Instance, faults));
-        await using var h = await EngineHarness.StartNewAsync([device], [shm], faults, time);
+        var (h, shm, faults) = await StartEngineAsync(device);
+        await using var _ = h;
         var m = await h.StartMeasurementAsync(EngineHarness.Alice, new StartRequest { DeviceId = device.Id, Name = "shm", Channels = 1, SampleRate = 1000 });
         var tag = TestRingProducer.UserTag(m.OwnerId);
         var expected = new List<(long Ns, float Value)>();
@@ -96,11 +93,8 @@ public sealed class ShmTimestampTests : IDisposable
         var path = _files.NewPath();
         using var producer = TestRingProducer.CreateFile(path, capacity: 1024);
         var device = ShmTest.Device(path);
-        var time = new FakeTimeProvider();
-        var faults = new DeviceFaults(time, NullLogger<DeviceFaults>.Instance);
-        var shm = new ObservedDriver(new SharedMemoryDriver(time, Microsoft.Extensions.Options.Options.Create(new AcquisitionOptions { Devices = [device], BlockMilliseconds = 5 }),
-            NullLogger<SharedMemoryDriver>.Instance, faults));
-        await using var h = await EngineHarness.StartNewAsync([device], [shm], faults, time);
+        var (h, shm, faults) = await StartEngineAsync(device);
+        await using var _ = h;
         var request = new StartRequest { DeviceId = device.Id, Name = "shm", Channels = 1, SampleRate = 1000 };
         var alice = await h.StartMeasurementAsync(EngineHarness.Alice, request);
         var bob = await h.StartMeasurementAsync(EngineHarness.Bob, request);
@@ -124,11 +118,21 @@ public sealed class ShmTimestampTests : IDisposable
             producer.Append(bob.Id, TestRingProducer.UserTag(bob.OwnerId), T0 + c * Ms, (ulong)c, [c]);
         }
         await shm.WaitForSamplesAsync(bob.Id, 20);
-        time.Advance(TimeSpan.FromSeconds(2));
+        h.Time.Advance(TimeSpan.FromSeconds(2));
         await ShmTest.EventuallyAsync(() => faults.Of(device.Id).GetValueOrDefault(SharedMemoryFaults.Foreign) == 7, "the 7 late records on the device");
 
         Assert.Empty(h.Engine.Find(bob.Id, EngineHarness.Bob)!.Faults);
         Assert.Equal(40, h.Store.Measurement(alice.Id)!.SampleCount);
+    }
+
+    /// <summary>The engine with the real shared-memory driver; engine and driver share the device fault counts.</summary>
+    private static async Task<(EngineHarness Harness, ObservedDriver Shm, DeviceFaults Faults)> StartEngineAsync(DeviceOptions device)
+    {
+        var time = new FakeTimeProvider();
+        var faults = new DeviceFaults(time, NullLogger<DeviceFaults>.Instance);
+        var shm = new ObservedDriver(new SharedMemoryDriver(time, Microsoft.Extensions.Options.Options.Create(new AcquisitionOptions { Devices = [device], BlockMilliseconds = 5 }),
+            NullLogger<SharedMemoryDriver>.Instance, faults));
+        return (await EngineHarness.StartNewAsync([device], [shm], faults, time), shm, faults);
     }
 
     /// <summary>The CSV export of a whole measurement (seconds since the epoch), parsed back to exact nanoseconds.</summary>
