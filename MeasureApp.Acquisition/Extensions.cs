@@ -32,6 +32,7 @@ public static class AcquisitionExtensions
         services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
 
         // Devices
+        services.AddSingleton<DeviceFaults>();
         services.AddSingleton<IDeviceDriver, SimulatedDriver>();
         services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.SharedMemory.SharedMemoryDriver>();
         services.TryAddSingleton<ICollectorTokens, InMemoryCollectorTokens>();

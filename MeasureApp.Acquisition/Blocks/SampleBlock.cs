@@ -71,11 +71,37 @@ public sealed class SampleBlock
 
     internal Span<float> WritableChannel(int channel) => _values.AsSpan(channel * Count, Count);
 
-    /// <summary>Time of sample <paramref name="index"/> of this block in ns since the epoch.</summary>
-    public long TimeOfSampleNs(int index) => T0Ns + (long)(index * 1e9 / SampleRate);
+    /// <summary>
+    /// True when this block does not continue the previous one in time (first block, or after a gap,
+    /// overrun, restart or a time stamp off the regular grid): <see cref="T0Ns"/> is then its own first
+    /// sample's time stamp, and the stored data starts a new chunk here. Set by the driver for
+    /// discontinuities it knows of; the measurement sets it for any block whose time stamp is more than
+    /// half a sample period away from where the previous block's run predicts it.
+    /// </summary>
+    public bool StartsRun { get; internal set; }
+
+    /// <summary>Time of sample <paramref name="index"/> of this block in ns since the epoch (see <see cref="SampleTime"/>).</summary>
+    public long TimeOfSampleNs(int index) => SampleTime.TimeOfNs(T0Ns, FirstSampleIndex, FirstSampleIndex + index, SampleRate);
 
     /// <summary>Time just after the last sample (start of the next block).</summary>
     public long EndNs => TimeOfSampleNs(Count);
+
+    /// <summary>A new block with the first <paramref name="count"/> samples of this one (and their events), for a run that ends inside it.</summary>
+    internal SampleBlock Head(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
+        var head = Rent(ChannelCount, count);
+        for (var c = 0; c < ChannelCount; c++)
+        {
+            Channel(c)[..count].CopyTo(head.WritableChannel(c));
+        }
+        head.T0Ns = T0Ns;
+        head.SampleRate = SampleRate;
+        head.FirstSampleIndex = FirstSampleIndex;
+        head.StartsRun = StartsRun;
+        head.Events = [.. Events.Where(e => e.SampleIndex - FirstSampleIndex < count)];
+        return head;
+    }
 
     /// <summary>Keeps the block alive beyond the call that handed it out; pair with <see cref="Release"/>.</summary>
     public SampleBlock Retain()

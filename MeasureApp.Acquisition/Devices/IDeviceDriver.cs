@@ -28,6 +28,25 @@ public interface IBlockSink
     /// <summary>Reports a recoverable problem (bad frame, overrun); counted and shown to the owner.</summary>
     void Fault(string kind, string message);
 
+    /// <summary>
+    /// Reports <paramref name="count"/> recoverable problems of one kind at once (e.g. records lost to
+    /// an overrun, samples missing in a gap): counted by kind with the true count, logged once per burst.
+    /// </summary>
+    void Fault(string kind, string message, long count)
+    {
+        for (long i = 0; i < count; i++)
+        {
+            Fault(kind, message);
+        }
+    }
+
+    /// <summary>
+    /// Reports a fault of the whole device that concerns this measurement too (an overrun of a shared
+    /// ring, a producer restart): counted on the measurement, logged once by the device rather than
+    /// once per measurement.
+    /// </summary>
+    void DeviceFault(string kind, string message, long count) => Fault(kind, message, count);
+
     /// <summary>Reports that the device cannot go on; the measurement stops with reason DeviceError.</summary>
     void Fail(string message);
 }

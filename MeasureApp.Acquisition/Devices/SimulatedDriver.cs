@@ -85,7 +85,7 @@ public sealed class SimulatedDriver(TimeProvider time, IOptions<AcquisitionOptio
                     while (produced < due)
                     {
                         var count = (int)Math.Min(due - produced, MaxBlockSamples);
-                        var t0 = startNs + (long)(produced * 1e9 / rate);
+                        var t0 = startNs + SampleTime.OffsetNs(produced, rate);
                         var block = CreateBlock(device, measurement.Channels.Count, rate, produced, count, t0);
                         produced += count;
                         if (!sink.Publish(block))

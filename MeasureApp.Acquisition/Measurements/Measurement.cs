@@ -88,6 +88,10 @@ public sealed record MeasurementInfo
     public long SampleCount { get; init; }
     /// <summary>Requested duration.</summary>
     public TimeSpan? Duration { get; init; }
+    /// <summary>Device faults by kind (see docs/shared-memory.md and docs/network-protocol.md); empty when none.</summary>
+    public IReadOnlyDictionary<string, long> Faults { get; init; } = new Dictionary<string, long>();
+    /// <summary>Fault bursts started so far: a change tells a watcher that a new burst began.</summary>
+    public long FaultBursts { get; init; }
 }
 
 /// <summary>Name and unit of one channel.</summary>
@@ -102,11 +106,28 @@ public sealed record ChannelInfo(string Name, string Unit);
 public sealed class Measurement
 {
     private readonly Lock _gate = new();
+    private readonly long _targetSamples;
     private long _sequence;
     private long _sampleCount;
     private MeasurementInfo _info;
+    private bool _sealed;
+    // The run the newest block belongs to: its first sample's index and time stamp.
+    private bool _inRun;
+    private long _runFirstIndex;
+    private long _runT0Ns;
 
-    internal Measurement(MeasurementInfo info) => _info = info;
+    internal Measurement(MeasurementInfo info)
+    {
+        _info = info;
+        // A duration means exactly that many samples (rate × seconds), not wall time.
+        _targetSamples = info.Duration is { } d ? Math.Max(1, (long)Math.Round(d.TotalSeconds * info.SampleRate, MidpointRounding.AwayFromZero)) : long.MaxValue;
+    }
+
+    /// <summary>Fault counts by kind.</summary>
+    public FaultTally Faults { get; } = new();
+
+    /// <summary>Samples per channel a requested duration amounts to; <see cref="long.MaxValue"/> without one.</summary>
+    public long TargetSamples => _targetSamples;
 
     /// <summary>Measurement id.</summary>
     public Guid Id => _info.Id;
@@ -121,7 +142,7 @@ public sealed class Measurement
     public long SampleCount => Interlocked.Read(ref _sampleCount);
 
     /// <summary>The current view including the live sample count.</summary>
-    public MeasurementInfo Snapshot() => Volatile.Read(ref _info) with { SampleCount = SampleCount };
+    public MeasurementInfo Snapshot() => Volatile.Read(ref _info) with { SampleCount = SampleCount, Faults = Faults.Snapshot(), FaultBursts = Faults.Bursts };
 
     /// <summary>Starting → Running. False when already stopped (e.g. stopped while starting).</summary>
     public bool MarkRunning()
@@ -155,31 +176,78 @@ public sealed class Measurement
         }
     }
 
-    /// <summary>
-    /// Stamps a block produced by the device with this measurement's id, the next sequence number and
-    /// the index of its first sample. Returns false (and the caller releases the block) once stopped.
-    /// </summary>
-    /// <remarks>
-    /// Under the same lock as <see cref="MarkStopped"/>: a device may publish from several threads (one
-    /// network connection each), and sequence and first index must be assigned together, in the same
-    /// order, or the stream would get gaps and overlaps; and no block is accepted after the stop.
-    /// </remarks>
-    internal bool Stamp(SampleBlock block)
+    /// <summary>No block is accepted any more (after the stop, once the device has delivered what it had).</summary>
+    internal void Seal()
     {
         lock (_gate)
         {
-            if (_info.State == MeasurementState.Stopped)
+            _sealed = true;
+        }
+    }
+
+    /// <summary>
+    /// Stamps a block produced by the device with this measurement's id, the next sequence number, the
+    /// index of its first sample and its place in time. Returns the block to hand on — the block itself,
+    /// or a shortened copy when it would run past a requested duration (the caller releases both) — or
+    /// null once sealed or complete. <paramref name="complete"/> says that the duration's samples are all in.
+    /// </summary>
+    /// <remarks>
+    /// Under one lock: a device may publish from several threads (one network connection each), and
+    /// sequence, first index and time must be assigned together, in the same order, or the stream would
+    /// get gaps and overlaps. A block continues the current run when its time stamp lies within half a
+    /// period of where the run predicts it; it then gets exactly the predicted time (so every sample of a
+    /// run is <c>t_run + round(i·10⁹/rate) − round(i_run·10⁹/rate)</c>). Otherwise it starts a new run at
+    /// its own time stamp. A stop does not seal at once: the device drains what it had first.
+    /// </remarks>
+    internal SampleBlock? Stamp(SampleBlock block, out bool complete)
+    {
+        lock (_gate)
+        {
+            complete = false;
+            var remaining = _targetSamples - _sampleCount;
+            if (_sealed || remaining <= 0)
             {
-                return false;
+                return null;
+            }
+            if (block.Count > remaining)
+            {
+                block = block.Head((int)remaining);
+            }
+            var rate = _info.SampleRate;
+            if (_inRun && !block.StartsRun)
+            {
+                var predicted = SampleTime.TimeOfNs(_runT0Ns, _runFirstIndex, _sampleCount, rate);
+                if (Math.Abs((double)(block.T0Ns - predicted)) <= 0.5e9 / rate)
+                {
+                    block.T0Ns = predicted;
+                }
+                else
+                {
+                    block.StartsRun = true;
+                }
+            }
+            else
+            {
+                block.StartsRun = true;
+            }
+            if (block.StartsRun)
+            {
+                _inRun = true;
+                _runFirstIndex = _sampleCount;
+                _runT0Ns = block.T0Ns;
             }
             block.MeasurementId = _info.Id;
-            block.SampleRate = _info.SampleRate;
+            block.SampleRate = rate;
             block.Sequence = _sequence++;
             block.FirstSampleIndex = _sampleCount;
             Interlocked.Add(ref _sampleCount, block.Count);
-            return true;
+            complete = _sampleCount >= _targetSamples;
+            return block;
         }
     }
+
+    /// <summary>Stamps a block of a measurement without a duration (tests); false once sealed.</summary>
+    internal bool Stamp(SampleBlock block) => Stamp(block, out _) == block;
 
     /// <summary>
     /// Takes back the newest stamp when its block could not be handed on (store queue full): the block
@@ -195,6 +263,8 @@ public sealed class Measurement
             }
             _sequence--;
             Interlocked.Add(ref _sampleCount, -block.Count);
+            // The next block starts afresh at its own time stamp.
+            _inRun = false;
             return true;
         }
     }

@@ -35,13 +35,31 @@ public sealed class MeasurementEngine(
     ILimitCoordinator limits,
     TimeProvider time,
     ILogger<MeasurementEngine> logger,
-    ResourceAccountant? accountant = null) : BackgroundService
+    ResourceAccountant? accountant = null,
+    DeviceFaults? deviceFaults = null) : BackgroundService
 {
     private static readonly TimeSpan DurationCheckInterval = TimeSpan.FromMilliseconds(250);
+    // A requested duration ends when its samples are in; the clock only ends a device that falls this far behind.
+    private static readonly TimeSpan MinDurationGrace = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<Guid, Running> _running = new();
     private readonly ConcurrentDictionary<string, UserWatchers> _watchers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
     private PeriodicTimer? _durationTimer;
+    private DeviceFaults? _deviceFaults;
+
+    /// <summary>Fault counts per device (every fault of its measurements and those that belong to none).</summary>
+    public DeviceFaults DeviceFaults
+    {
+        get
+        {
+            if (_deviceFaults is null)
+            {
+                Interlocked.CompareExchange(ref _deviceFaults,
+                    deviceFaults ?? new DeviceFaults(time, Microsoft.Extensions.Logging.Abstractions.NullLogger<DeviceFaults>.Instance), null);
+            }
+            return _deviceFaults!;
+        }
+    }
 
     /// <summary>The refusal of a start while the database cannot record the measurement.</summary>
     public const string DatabaseUnavailable = "The database is unavailable; the measurement was not started.";
@@ -99,8 +117,9 @@ public sealed class MeasurementEngine(
             return new StartResult(null, DatabaseUnavailable);
         }
 
-        var maxDuration = request.Duration is { } d && d < userLimits.MaxDuration ? d : userLimits.MaxDuration;
-        var running = new Running(this, new Measurement(info), info.StartedAt + maxDuration, request.Duration is { } rd && rd <= userLimits.MaxDuration);
+        _ = DeviceFaults;
+        var (deadline, deadlineIsRequested) = DeadlineOf(info, userLimits);
+        var running = new Running(this, new Measurement(info), deadline, deadlineIsRequested);
         _running[info.Id] = running;
         accountant?.For(info.OwnerId).MeasurementStarted();
         hub.Open(info);
@@ -153,9 +172,8 @@ public sealed class MeasurementEngine(
         ArgumentNullException.ThrowIfNull(userLimits);
         foreach (var r in _running.Values.Where(r => string.Equals(r.Measurement.OwnerId, userId, StringComparison.Ordinal)))
         {
-            var info = r.Measurement.Snapshot();
-            var requested = info.Duration is { } d && d <= userLimits.MaxDuration;
-            r.SetDeadline(info.StartedAt + (requested ? info.Duration!.Value : userLimits.MaxDuration), requested);
+            var (deadline, requested) = DeadlineOf(r.Measurement.Snapshot(), userLimits);
+            r.SetDeadline(deadline, requested);
         }
     }
 
@@ -210,12 +228,16 @@ public sealed class MeasurementEngine(
                 var now = time.GetUtcNow();
                 foreach (var r in _running.Values)
                 {
+                    LogEndedBursts(r, all: false);
                     if (now >= r.Deadline)
                     {
                         await StopCoreAsync(r, r.DeadlineIsRequested ? StopReason.Duration : StopReason.Limit,
-                            r.DeadlineIsRequested ? "Requested duration reached." : "Duration limit reached.");
+                            r.DeadlineIsRequested
+                                ? $"The requested duration passed before all its samples arrived ({r.Measurement.SampleCount} of {r.Measurement.TargetSamples})."
+                                : "Duration limit reached.");
                     }
                 }
+                DeviceFaults.LogEndedBursts();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -271,6 +293,19 @@ public sealed class MeasurementEngine(
         return null;
     }
 
+    // A requested duration is counted in samples (the measurement stops itself when they are in); the
+    // clock is the backstop for a device that falls behind. The duration limit is wall time.
+    private static (DateTimeOffset At, bool IsRequested) DeadlineOf(MeasurementInfo info, UserLimits userLimits)
+    {
+        if (info.Duration is { } d && d <= userLimits.MaxDuration)
+        {
+            var grace = TimeSpan.FromTicks(Math.Max(MinDurationGrace.Ticks, d.Ticks / 10));
+            var backstop = d + grace < userLimits.MaxDuration ? d + grace : userLimits.MaxDuration;
+            return (info.StartedAt + backstop, backstop < userLimits.MaxDuration || d == userLimits.MaxDuration);
+        }
+        return (info.StartedAt + userLimits.MaxDuration, false);
+    }
+
     private static List<ChannelInfo> ChannelsOf(DeviceOptions device, int count) =>
         [.. Enumerable.Range(0, count).Select(i =>
         {
@@ -292,10 +327,14 @@ public sealed class MeasurementEngine(
             await running.DeviceReady.Task;
             if (running.Device is { } device)
             {
+                // Still accepting: the device hands over what it had before the stop (the shared-memory
+                // ring is drained up to the stop command), then the measurement is sealed.
                 await device.DisposeAsync();
             }
+            running.Measurement.Seal();
             hub.Close(running.Measurement.Id);
             await storeWriter.FlushAsync(running.Measurement.Id);
+            LogEndedBursts(running, all: true);
             var info = running.Measurement.Snapshot();
             await storeWriter.SaveMeasurementAsync(info);
             logger.LogInformation("Measurement {Measurement} stopped ({Reason}) after {Samples} samples", info.Id, reason, info.SampleCount);
@@ -342,35 +381,80 @@ public sealed class MeasurementEngine(
 
     private bool PublishCore(Running running, SampleBlock block)
     {
-        if (!running.Measurement.Stamp(block))
+        var stamped = running.Measurement.Stamp(block, out var complete);
+        if (stamped is null)
         {
             block.Release();
             return false;
         }
         try
         {
-            if (!storeWriter.TryEnqueue(block))
+            if (!storeWriter.TryEnqueue(stamped))
             {
                 // Never drop stored data silently: the block is refused (not counted, the device is told)
                 // and the measurement stops with a clear reason.
-                running.Measurement.Unstamp(block);
+                running.Measurement.Unstamp(stamped);
                 // Name the cause when the writer knows it (database down and spool disk full, database locked).
                 _ = StopCoreAsync(running, StopReason.Limit, storeWriter.Fault is { } fault
                     ? $"Nothing could be stored: {fault}; the measurement was stopped to avoid losing data."
                     : "Storage could not keep up; the measurement was stopped to avoid losing data.");
                 return false;
             }
-            hub.Publish(block);
+            hub.Publish(stamped);
+            if (complete)
+            {
+                // Not on the device's thread: the stop waits for the device to finish.
+                _ = Task.Run(() => StopCoreAsync(running, StopReason.Duration, "Requested duration reached."));
+            }
             return true;
         }
         finally
         {
+            if (stamped != block)
+            {
+                stamped.Release();
+            }
             block.Release();
         }
     }
 
-    private void LogFault(Guid measurementId, string kind, string message) =>
-        logger.LogWarning("Measurement {Measurement}: {Kind}: {Message}", measurementId, kind, message);
+    private void Fault(Running running, string kind, string message, long count)
+    {
+        var m = running.Measurement;
+        DeviceFaults.Count(running.DeviceId, kind, count);
+        if (m.Faults.Add(kind, count, message, time.GetTimestamp()))
+        {
+            NotifySoon(m);
+        }
+    }
+
+    // A device-wide fault (overrun, producer restart …) may have cost every measurement on the device
+    // data: each owner sees it counted; the device counts and logs it once.
+    private void DeviceFault(Running running, string kind, string message, long count)
+    {
+        if (running.Measurement.Faults.Add(kind, count, message, time.GetTimestamp(), logged: false))
+        {
+            NotifySoon(running.Measurement);
+        }
+    }
+
+    // Watchers (the owner's cards) hear of a new burst at once; not on the device's thread, which may hold a ring lock.
+    private void NotifySoon(Measurement m) => ThreadPool.QueueUserWorkItem(static s => s.engine.Notify(s.m.Snapshot()), (engine: this, m), preferLocal: false);
+
+    private void LogEndedBursts(Running running, bool all)
+    {
+        var bursts = running.Measurement.Faults.EndBursts(time.GetTimestamp(), time, all);
+        foreach (var b in bursts)
+        {
+            logger.LogWarning("Measurement {Measurement}: {Kind} × {Count} in {Seconds:0.###} s ({Total} in all): {Message}",
+                running.Measurement.Id, b.Kind, b.Count, b.Span.TotalSeconds, b.Total, b.LastMessage);
+        }
+        if (bursts.Count > 0 && !all)
+        {
+            // The card shows the burst's final count.
+            Notify(running.Measurement.Snapshot());
+        }
+    }
 
     private void Notify(MeasurementInfo info)
     {
@@ -384,9 +468,9 @@ public sealed class MeasurementEngine(
 
     private sealed class Running(MeasurementEngine engine, Measurement measurement, DateTimeOffset deadline, bool deadlineIsRequested) : IBlockSink
     {
-        private long _faults;
-
         public Measurement Measurement { get; } = measurement;
+
+        public string DeviceId { get; } = measurement.Snapshot().DeviceId;
         // Replaced as a pair when an admin changes the user's duration limit (read by the duration loop).
         private DeadlineInfo _deadline = new(deadline, deadlineIsRequested);
 
@@ -397,17 +481,13 @@ public sealed class MeasurementEngine(
         public IAsyncDisposable? Device { get; set; }
         public TaskCompletionSource DeviceReady { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public long Faults => Interlocked.Read(ref _faults);
-
         public bool Publish(SampleBlock block) => engine.Publish(this, block);
 
-        public void Fault(string kind, string message)
-        {
-            if (Interlocked.Increment(ref _faults) == 1)
-            {
-                engine.LogFault(Measurement.Id, kind, message);
-            }
-        }
+        public void Fault(string kind, string message) => engine.Fault(this, kind, message, 1);
+
+        public void Fault(string kind, string message, long count) => engine.Fault(this, kind, message, count);
+
+        public void DeviceFault(string kind, string message, long count) => engine.DeviceFault(this, kind, message, count);
 
         public void Fail(string message) => _ = engine.StopCoreAsync(this, StopReason.DeviceError, message);
     }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using MeasureApp.Acquisition.Blocks;
 using MeasureApp.Acquisition.Measurements;
 
 namespace MeasureApp.Acquisition.Storage;
@@ -178,10 +179,10 @@ public sealed class SampleSegment
     public ReadOnlySpan<float> Channel(int k) => Values.AsSpan(k * Count, Count);
 
     /// <summary>
-    /// Time of sample <paramref name="i"/> of this segment in ns since the epoch. Times count from the
-    /// chunk's device time stamp, as <c>SampleBlock.TimeOfSampleNs</c> does, so they match the live view.
+    /// Time of sample <paramref name="i"/> of this segment in ns since the epoch: from the chunk's time
+    /// stamp by <see cref="SampleTime"/>, as <c>SampleBlock.TimeOfSampleNs</c> does, so they match the live view.
     /// </summary>
-    public long TimeOfSampleNs(int i, double sampleRate) => ChunkT0Ns + (long)((FirstIndex + i - ChunkFirstIndex) * 1e9 / sampleRate);
+    public long TimeOfSampleNs(int i, double sampleRate) => SampleTime.TimeOfNs(ChunkT0Ns, ChunkFirstIndex, FirstIndex + i, sampleRate);
 
     /// <summary>Cuts the part of <paramref name="chunk"/> inside [from, to) for the chosen channels; null when nothing is inside.</summary>
     public static SampleSegment? Trim(StoredChunk chunk, long from, long to, IReadOnlyList<int>? channels)

@@ -291,6 +291,11 @@ public sealed class StoreWriter : BackgroundService
                 builder = new ChunkBuilder(block.MeasurementId, MinChunkSamples(block.SampleRate));
                 _builders[block.MeasurementId] = builder;
             }
+            if (block.StartsRun && builder.HasData)
+            {
+                // A chunk is one regular run: after a gap, overrun or restart the next starts at its own time.
+                ready.Add(builder.Close());
+            }
             builder.Add(block);
             if (builder.IsFull)
             {

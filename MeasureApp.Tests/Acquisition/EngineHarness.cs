@@ -31,8 +31,10 @@ internal sealed class EngineHarness : IAsyncDisposable
     public static readonly Requester AnAdmin = new("admin-id", "admin@example.com", IsAdmin: true);
 
     /// <summary>A harness whose hosted services are not started yet (see <see cref="StartNewAsync"/>).</summary>
-    public EngineHarness(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null, long storeQueueBytes = 512L * 1024 * 1024)
+    public EngineHarness(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null, long storeQueueBytes = 512L * 1024 * 1024,
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null)
     {
+        Time = time ?? new FakeTimeProvider();
         var options = Options.Create(new AcquisitionOptions
         {
             Devices = [new DeviceOptions { Id = DeviceId, Seed = 5, SpikeProbability = 0 }, .. extraDevices ?? []],
@@ -41,10 +43,10 @@ internal sealed class EngineHarness : IAsyncDisposable
         });
         Driver = new ObservedDriver(new SimulatedDriver(Time, options, NullLogger<SimulatedDriver>.Instance));
         Writer = new StoreWriter(Store, options, Time, NullLogger<StoreWriter>.Instance);
-        Engine = new MeasurementEngine(options, [Driver, .. extraDrivers ?? []], Hub, Writer, Store, Limits, Time, NullLogger<MeasurementEngine>.Instance);
+        Engine = new MeasurementEngine(options, [Driver, .. extraDrivers ?? []], Hub, Writer, Store, Limits, Time, NullLogger<MeasurementEngine>.Instance, deviceFaults: deviceFaults);
     }
 
-    public FakeTimeProvider Time { get; } = new();
+    public FakeTimeProvider Time { get; }
     public InMemorySampleStore Store { get; } = new();
     public InProcessLimitCoordinator Limits { get; } = new();
     public LiveHub Hub { get; } = new();
@@ -56,9 +58,10 @@ internal sealed class EngineHarness : IAsyncDisposable
         new() { DeviceId = DeviceId, Name = name, Channels = channels, SampleRate = rate, Duration = duration };
 
     /// <summary>A harness whose hosted services run (store writer first, as the host starts them).</summary>
-    public static async Task<EngineHarness> StartNewAsync(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null)
+    public static async Task<EngineHarness> StartNewAsync(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null,
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null)
     {
-        var h = new EngineHarness(extraDevices, extraDrivers);
+        var h = new EngineHarness(extraDevices, extraDrivers, deviceFaults: deviceFaults, time: time);
         await h.Writer.StartAsync(CancellationToken.None);
         await h.Engine.StartAsync(CancellationToken.None);
         return h;
@@ -187,6 +190,10 @@ internal sealed class ObservedDriver(IDeviceDriver inner) : IDeviceDriver
         }
 
         public void Fault(string kind, string message) => inner.Fault(kind, message);
+
+        public void Fault(string kind, string message, long count) => inner.Fault(kind, message, count);
+
+        public void DeviceFault(string kind, string message, long count) => inner.DeviceFault(kind, message, count);
 
         public void Fail(string message) => inner.Fail(message);
     }

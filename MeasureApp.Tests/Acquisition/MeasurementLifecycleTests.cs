@@ -101,25 +101,29 @@ public sealed class MeasurementLifecycleTests
     }
 
     [Fact]
-    public void StampRefusesBlocksOnceStopped()
+    public void StampTakesWhatTheDeviceDrainsAfterTheStopAndRefusesBlocksOnceSealed()
     {
         var m = NewMeasurement();
         m.MarkRunning();
         var before = SampleBlock.Rent(1, 100);
+        var drained = SampleBlock.Rent(1, 50);
         var after = SampleBlock.Rent(1, 100);
         try
         {
             Assert.True(m.Stamp(before));
             m.MarkStopped(StopReason.User, T0);
+            Assert.True(m.Stamp(drained));
+            m.Seal();
 
             Assert.False(m.Stamp(after));
 
-            Assert.Equal(100, m.SampleCount);
+            Assert.Equal(150, m.SampleCount);
             Assert.Equal(Guid.Empty, after.MeasurementId);
         }
         finally
         {
             before.Release();
+            drained.Release();
             after.Release();
         }
     }

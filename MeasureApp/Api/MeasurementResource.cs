@@ -19,6 +19,7 @@ namespace MeasureApp.Api;
 /// <param name="StoppedAt">Stop time (UTC), when stopped.</param>
 /// <param name="SampleCount">Samples per channel so far.</param>
 /// <param name="DataExpired">Raw data deleted after the retention period.</param>
+/// <param name="Faults">Device faults by kind (e.g. <c>{"overrun": 46}</c>); empty when none.</param>
 public sealed record MeasurementResource(
     Guid Id,
     string Name,
@@ -33,7 +34,8 @@ public sealed record MeasurementResource(
     DateTimeOffset StartedAt,
     DateTimeOffset? StoppedAt,
     long SampleCount,
-    bool DataExpired)
+    bool DataExpired,
+    IReadOnlyDictionary<string, long>? Faults = null)
 {
     /// <summary>From the stored row, with the live numbers of this instance's engine when it runs here.</summary>
     public static MeasurementResource From(MeasurementRecord record, MeasurementInfo? running)
@@ -41,7 +43,8 @@ public sealed record MeasurementResource(
         ArgumentNullException.ThrowIfNull(record);
         return running is null
             ? new(record.Id, record.Name, record.OwnerId, record.OwnerName, record.DeviceId, HistoryService.Channels(record), record.SampleRate,
-                record.State.ToString(), record.StopReason.ToString(), record.StopDetail, record.StartedAt, record.StoppedAt, record.SampleCount, record.DataExpired)
+                record.State.ToString(), record.StopReason.ToString(), record.StopDetail, record.StartedAt, record.StoppedAt, record.SampleCount, record.DataExpired,
+                MeasurementFaults.Parse(record.FaultsJson))
             : From(running);
     }
 
@@ -50,7 +53,7 @@ public sealed record MeasurementResource(
     {
         ArgumentNullException.ThrowIfNull(info);
         return new(info.Id, info.Name, info.OwnerId, info.OwnerName, info.DeviceId, info.Channels, info.SampleRate,
-            info.State.ToString(), info.StopReason.ToString(), info.StopDetail, info.StartedAt, info.StoppedAt, info.SampleCount, DataExpired: false);
+            info.State.ToString(), info.StopReason.ToString(), info.StopDetail, info.StartedAt, info.StoppedAt, info.SampleCount, DataExpired: false, info.Faults);
     }
 }
 

@@ -42,6 +42,8 @@ public sealed class MeasurementRecord
     public DateTimeOffset? StoppedAt { get; set; }
     public long SampleCount { get; set; }
     public bool DataExpired { get; set; }
+    /// <summary>Device faults by kind as JSON (<c>{"overrun":46}</c>); null when there were none.</summary>
+    public string? FaultsJson { get; set; }
 }
 
 /// <summary>Per-user overrides of the default limits (null = default).</summary>

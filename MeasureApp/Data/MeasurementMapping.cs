@@ -26,6 +26,7 @@ public static class MeasurementMapping
             StartedAt = info.StartedAt,
             StoppedAt = info.StoppedAt,
             SampleCount = info.SampleCount,
+            FaultsJson = MeasureApp.History.MeasurementFaults.ToJson(info.Faults),
         };
     }
 
@@ -48,6 +49,7 @@ public static class MeasurementMapping
             StartedAt = row.StartedAt,
             StoppedAt = row.StoppedAt,
             SampleCount = row.SampleCount,
+            Faults = MeasureApp.History.MeasurementFaults.Parse(row.FaultsJson),
         };
     }
 

@@ -60,12 +60,9 @@ public static class CsvExportWriter
         var span = output.GetSpan(FlushBytes + rowBytes);
         var limit = span.Length - rowBytes;
         var n = 0;
-        // Exactly SampleSegment.TimeOfSampleNs, without the call per row.
-        var t0 = segment.ChunkT0Ns;
-        var offset = segment.FirstIndex - segment.ChunkFirstIndex;
         for (; row < count && n <= limit; row++)
         {
-            n += clock.Format(span[n..], t0 + (long)((offset + row) * 1e9 / sampleRate));
+            n += clock.Format(span[n..], segment.TimeOfSampleNs(row, sampleRate));
             for (var k = 0; k < channels; k++)
             {
                 span[n++] = (byte)',';

@@ -1,3 +1,4 @@
+using MeasureApp.Acquisition.Blocks;
 using System.Globalization;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -149,7 +150,7 @@ public static class ExportEndpoints
         var rate = measurement.SampleRate;
         var startNs = first is null || rate <= 0
             ? measurement.StartedAt.ToUnixTimeMilliseconds() * 1_000_000
-            : first.T0Ns - (long)(first.FirstSampleIndex * 1e9 / rate);
+            : first.T0Ns - SampleTime.OffsetNs(first.FirstSampleIndex, rate);
 
         var channelsText = query["channels"].ToString();
         List<int> channels = [];
@@ -198,18 +199,17 @@ public static class ExportEndpoints
             {
                 return Bad($"from ({f.ToString(CultureInfo.InvariantCulture)} s) is after to ({t.ToString(CultureInfo.InvariantCulture)} s).");
             }
-            // A sample at exactly `from` or `to` is included; the tolerance absorbs decimal seconds like 0.3.
-            // Positions are compared before converting, so huge values never overflow an index.
-            var fromPosition = from is { } f2 ? f2 * rate : 0;
-            if (fromPosition - 1e-6 >= endIndex - 1)
+            // Seconds count from the first sample. Bounds are times, mapped through the stored chunks, so
+            // a range means the same after a gap; a sample whose exported time equals a bound is included.
+            const double MaxSeconds = 1e9;
+            if (from > MaxSeconds)
             {
                 return Bad(string.Create(CultureInfo.InvariantCulture, $"The range lies outside the data: the measurement holds 0–{duration} s."));
             }
-            fromIndex = Math.Max(0, (long)Math.Ceiling(fromPosition - 1e-6));
+            fromIndex = from is { } f2 ? await SampleTimeline.FirstAtOrAfterAsync(chunks, rate, startNs + SampleTimeline.NsOf(f2), ct) : 0;
             if (to is { } t2)
             {
-                var toPosition = t2 * rate;
-                toIndex = toPosition + 1e-6 >= endIndex ? endIndex : (long)Math.Floor(toPosition + 1e-6) + 1;
+                toIndex = t2 > MaxSeconds ? endIndex : await SampleTimeline.EndAtOrBeforeAsync(chunks, rate, startNs + SampleTimeline.NsOf(t2), ct);
             }
             if (fromIndex >= endIndex || toIndex <= 0)
             {

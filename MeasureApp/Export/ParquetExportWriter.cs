@@ -105,11 +105,9 @@ public static class ParquetExportWriter
     // Exactly SampleSegment.TimeOfSampleNs, without the call per row; microseconds are floored.
     private static void FillTimes(Span<long> times, SampleSegment segment, int row, double rate, bool micros)
     {
-        var t0 = segment.ChunkT0Ns;
-        var offset = segment.FirstIndex + row - segment.ChunkFirstIndex;
         for (var i = 0; i < times.Length; i++)
         {
-            times[i] = t0 + (long)((offset + i) * 1e9 / rate);
+            times[i] = segment.TimeOfSampleNs(row + i, rate);
         }
         if (micros)
         {

@@ -51,11 +51,11 @@ public sealed class SimulationLease : IDisposable
         _slot = slot;
     }
 
-    /// <summary>Adds generated samples and the CPU time spent on them to the user's meter.</summary>
+    /// <summary>Adds generated samples and the pipeline time spent on them to the user's meter.</summary>
     public void Account(long samples, int channels, long stopwatchTicks)
     {
         _accountant.AddSamples(_userId, samples, channels);
-        _accountant.AddCpuTicks(_userId, stopwatchTicks);
+        _accountant.AddPipelineTicks(_userId, stopwatchTicks);
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using MeasureApp.Acquisition.Accounting;
+using MeasureApp.Acquisition.Devices;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using MeasureApp.Presence;
@@ -66,10 +67,13 @@ public sealed class MetricsExporter
     private readonly LiveLatencyStats? _latency;
     private readonly Gauge _liveLatency;
     private readonly Gauge _liveRenders;
+    private readonly DeviceFaults? _deviceFaults;
+    private readonly Counter _deviceFaultsTotal;
 
     /// <summary>Creates the registry and its metrics; values are filled in on each scrape.</summary>
-    public MetricsExporter(ResourceAccountant accountant, PresenceTracker presence, StoreWriter storeWriter, LiveLatencyStats? latency = null)
+    public MetricsExporter(ResourceAccountant accountant, PresenceTracker presence, StoreWriter storeWriter, LiveLatencyStats? latency = null, DeviceFaults? deviceFaults = null)
     {
+        _deviceFaults = deviceFaults;
         _latency = latency;
         _accountant = accountant;
         _presence = presence;
@@ -96,6 +100,8 @@ public sealed class MetricsExporter
 
         _liveLatency = factory.CreateGauge("measureapp_live_latency_seconds",
             "Sample-to-screen latency of this instance's live chart renders over the last 10 s, by percentile (NaN without renders).", "percentile");
+        _deviceFaultsTotal = factory.CreateCounter("measureapp_device_faults_total",
+            "Device faults by device and kind: every fault of the device's measurements and those that belong to none (see docs/shared-memory.md, docs/network-protocol.md).", "device", "kind");
         _liveRenders = factory.CreateGauge("measureapp_live_renders", "Live chart renders on this instance in the last 10 s.");
 
         Registry.AddBeforeCollectCallback(Collect);
@@ -128,6 +134,14 @@ public sealed class MetricsExporter
             _userBufferBytes.WithLabels(usage.UserId).Set(usage.BufferBytes);
         }
         _runningMeasurements.Set(running);
+
+        foreach (var (device, kinds) in _deviceFaults?.All() ?? new Dictionary<string, IReadOnlyDictionary<string, long>>())
+        {
+            foreach (var (kind, count) in kinds)
+            {
+                _deviceFaultsTotal.WithLabels(device, kind).IncTo(count);
+            }
+        }
 
         var latency = _latency?.Percentiles();
         _liveRenders.Set(latency?.Count ?? 0);

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
+using MeasureApp.History;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -45,7 +46,8 @@ public sealed partial class DbSampleStore(IDbContextFactory<AppDbContext> contex
             .SetProperty(m => m.StopReason, info.StopReason)
             .SetProperty(m => m.StopDetail, info.StopDetail)
             .SetProperty(m => m.StoppedAt, info.StoppedAt)
-            .SetProperty(m => m.SampleCount, info.SampleCount), cancellationToken);
+            .SetProperty(m => m.SampleCount, info.SampleCount)
+            .SetProperty(m => m.FaultsJson, MeasurementFaults.ToJson(info.Faults)), cancellationToken);
     }
 
     /// <inheritdoc />

@@ -12,7 +12,7 @@ namespace MeasureApp.Acquisition.Devices.Network;
 /// measurement runs; starting a measurement on the device opens it to that measurement's owner's
 /// collectors until it stops.
 /// </summary>
-public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IOptions<AcquisitionOptions> options, ILoggerFactory loggers)
+public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IOptions<AcquisitionOptions> options, ILoggerFactory loggers, DeviceFaults? deviceFaults = null)
     : IDeviceDriver, IHostedService, IAsyncDisposable
 {
     /// <summary>The <see cref="DeviceOptions.Driver"/> value of Network devices.</summary>
@@ -51,7 +51,7 @@ public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IO
             ObjectDisposedException.ThrowIf(_stopped, this);
             if (!_listeners.TryGetValue(device.Id, out var listener))
             {
-                listener = new NetworkListener(device, tokens, time, _logger);
+                listener = new NetworkListener(device, tokens, time, _logger, deviceFaults);
                 listener.Start();
                 _listeners[device.Id] = listener;
             }

@@ -30,10 +30,12 @@ public sealed class NetworkListener : IAsyncDisposable
     private Task _udpLoop = Task.CompletedTask;
     private Task _sweepLoop = Task.CompletedTask;
     private int _disposed;
+    private readonly DeviceFaults? _deviceFaults;
 
     /// <summary>Creates a listener for <paramref name="device"/>; call <see cref="Start"/> to bind.</summary>
-    public NetworkListener(DeviceOptions device, ICollectorTokens tokens, TimeProvider time, ILogger logger)
+    public NetworkListener(DeviceOptions device, ICollectorTokens tokens, TimeProvider time, ILogger logger, DeviceFaults? deviceFaults = null)
     {
+        _deviceFaults = deviceFaults;
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(tokens);
         Device = device;
@@ -164,6 +166,11 @@ public sealed class NetworkListener : IAsyncDisposable
         if (route is { IsStopped: false })
         {
             route.Sink.Fault(kind, message);
+        }
+        else
+        {
+            // Belongs to no running measurement (no token yet, a stopped or unknown id): the device's.
+            _deviceFaults?.Count(Device.Id, kind, 1);
         }
         Burst.Report(kind, message);
     }

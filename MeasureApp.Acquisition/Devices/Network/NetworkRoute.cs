@@ -55,10 +55,13 @@ internal sealed class NetworkRoute(NetworkListener listener, MeasurementInfo mea
                 return DeliveryOutcome.RateMismatch;
             }
             var sequence = frame.Sequence;
+            // After a restart or lost frames the samples stand at the frame's own time stamp.
+            var startsRun = false;
             if ((frame.Flags & FrameFlags.Restart) != 0)
             {
                 if (_started)
                 {
+                    startsRun = true;
                     sink.Fault(NetworkFaultKinds.CollectorRestart, $"The collector restarted at sequence {sequence} (expected {_next}).");
                 }
             }
@@ -70,12 +73,14 @@ internal sealed class NetworkRoute(NetworkListener listener, MeasurementInfo mea
             else if (_started && sequence > _next)
             {
                 sink.Fault(NetworkFaultKinds.SequenceGap, $"{sequence - _next} frame(s) missing before frame {sequence}.");
+                startsRun = true;
             }
             _started = true;
             _next = sequence + 1;
 
             var block = SampleBlock.Rent(frame.ChannelCount, frame.SampleCount);
             block.T0Ns = frame.T0Ns;
+            block.StartsRun = startsRun;
             block.SampleRate = measurement.SampleRate;
             CopySamples(frame.SampleBytes, block.Writable);
             if (!sink.Publish(block))

@@ -7,8 +7,9 @@ namespace MeasureApp.Acquisition.Devices.SharedMemory;
 /// Routes parsed records to the measurement they name and turns them into blocks. Used by one thread
 /// at a time (the reader's lock); allocation-free per record so a flood of bad input costs no memory.
 /// </summary>
-internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider time, TimeSpan blockInterval) : IRingTarget
+internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider time, TimeSpan blockInterval, DeviceFaults? deviceFaults = null, string deviceId = "") : IRingTarget
 {
+    private const int RememberStopped = 64;
     private const string SequenceMessage = "A ring slot did not hold the expected record (stale, overwritten or not committed); it was skipped.";
     private const string TornMessage = "A record changed while it was read (the producer overwrote an unread slot); it was skipped.";
     private const string ChecksumMessage = "A record failed its CRC-32C checksum; it was skipped.";
@@ -26,6 +27,11 @@ internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider t
     private long _foreignUnreported;
     private long _lastForeignReport;
     private bool _foreignReportedOnce;
+    // Measurements that stopped lately: their records that still arrive (written after the stop command)
+    // are counted for them, on the device, rather than as anonymous foreign records.
+    private readonly Queue<Guid> _stoppedOrder = new();
+    private readonly Dictionary<Guid, long> _afterStop = [];
+    private long _lateUnreported;
 
     public int Count => _subscriptions.Length;
 
@@ -72,9 +78,18 @@ internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider t
         var subscription = Find(parsed.MeasurementId);
         if (subscription is null)
         {
-            // Another measurement's traffic (or one that already stopped): never delivered, counted exactly, reported in bursts.
+            // Another measurement's traffic (or one that already stopped): never delivered, counted
+            // exactly, reported in bursts on the device — never to the measurements that do run.
             counters.Fault(FaultKind.Foreign);
-            _foreignUnreported++;
+            if (_afterStop.TryGetValue(parsed.MeasurementId, out var late))
+            {
+                _afterStop[parsed.MeasurementId] = late + 1;
+                _lateUnreported++;
+            }
+            else
+            {
+                _foreignUnreported++;
+            }
             return;
         }
         if (!subscription.Active)
@@ -122,23 +137,42 @@ internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider t
 
     public void OnOverrun(ulong lostRecords, bool droppedByProducer)
     {
-        counters.Lost(lostRecords > long.MaxValue ? long.MaxValue : (long)lostRecords);
+        var lost = lostRecords > long.MaxValue ? long.MaxValue : (long)lostRecords;
+        counters.Lost(lost);
         RingFault(FaultKind.Overrun, droppedByProducer
             ? $"The producer dropped {lostRecords} records because the ring was full."
-            : $"The write index ran more than one ring ahead; {lostRecords} records were lost and reading resumed at the newest record.");
+            : $"The write index ran more than one ring ahead; {lostRecords} records were lost and reading resumed at the newest record.", lost);
     }
 
     public void OnIndexWentBack() => RingFault(FaultKind.Index, IndexMessage);
 
-    /// <summary>A fault of the ring itself: every measurement reading it may have lost data.</summary>
-    public void RingFault(FaultKind kind, string message)
+    /// <summary>
+    /// A fault of the ring itself: every measurement reading it may have lost data, so each counts it;
+    /// the device logs it once. <paramref name="count"/>: records lost for an overrun, else 1.
+    /// </summary>
+    public void RingFault(FaultKind kind, string message, long count = 1)
     {
         counters.Fault(kind);
+        var name = SharedMemoryFaults.All[(int)kind];
+        deviceFaults?.Report(deviceId, name, count, message);
         foreach (var s in _subscriptions)
         {
             if (s.Active)
             {
-                s.Sink.Fault(SharedMemoryFaults.All[(int)kind], message);
+                s.Sink.DeviceFault(name, message, count);
+            }
+        }
+    }
+
+    /// <summary>Remembers a measurement that stopped, so its records still in flight are counted for it.</summary>
+    public void Stopped(Guid measurementId)
+    {
+        if (_afterStop.TryAdd(measurementId, 0))
+        {
+            _stoppedOrder.Enqueue(measurementId);
+            if (_stoppedOrder.Count > RememberStopped)
+            {
+                _afterStop.Remove(_stoppedOrder.Dequeue());
             }
         }
     }
@@ -150,17 +184,24 @@ internal sealed class RecordRouter(SharedMemoryCounters counters, TimeProvider t
         {
             s.FlushIfOlderThan(now, time, blockInterval);
         }
-        if (_foreignUnreported > 0 && (!_foreignReportedOnce || time.GetElapsedTime(_lastForeignReport, now) >= ForeignReportInterval))
+        if ((_foreignUnreported > 0 || _lateUnreported > 0) && (!_foreignReportedOnce || time.GetElapsedTime(_lastForeignReport, now) >= ForeignReportInterval))
         {
-            var message = $"{_foreignUnreported} records of other measurements were ignored.";
-            foreach (var s in _subscriptions)
+            if (_foreignUnreported > 0)
             {
-                if (s.Active)
+                deviceFaults?.Report(deviceId, SharedMemoryFaults.Foreign, _foreignUnreported,
+                    $"{_foreignUnreported} records of measurements not running here were ignored.");
+            }
+            foreach (var id in _stoppedOrder)
+            {
+                if (_afterStop[id] is var n and > 0)
                 {
-                    s.Sink.Fault(SharedMemoryFaults.Foreign, message);
+                    deviceFaults?.Report(deviceId, SharedMemoryFaults.Foreign, n,
+                        $"{n} records of measurement {id} arrived after its stop command; they were not stored.");
+                    _afterStop[id] = 0;
                 }
             }
             _foreignUnreported = 0;
+            _lateUnreported = 0;
             _lastForeignReport = now;
             _foreignReportedOnce = true;
         }
@@ -225,6 +266,7 @@ internal sealed class Subscription
     private long _firstPendingAt;
     private ulong _nextCounter;
     private bool _haveCounter;
+    private bool _startsRun = true;
 
     public Subscription(MeasurementInfo measurement, IBlockSink sink, int blockSamples, SharedMemoryCounters counters)
     {
@@ -275,6 +317,7 @@ internal sealed class Subscription
                 missing = record.SampleCounter - _nextCounter;
                 outcome |= AppendOutcome.Gap;
                 Flush();
+                _startsRun = true;
             }
         }
         if (_pending == 0)
@@ -330,6 +373,9 @@ internal sealed class Subscription
         }
         block.T0Ns = _t0Ns;
         block.SampleRate = SampleRate;
+        // After a gap or restart the block stands at its own time stamp (and starts a stored chunk).
+        block.StartsRun = _startsRun;
+        _startsRun = false;
         _counters.Block();
         if (!Sink.Publish(block))
         {
@@ -349,5 +395,6 @@ internal sealed class Subscription
     {
         Flush();
         _haveCounter = false;
+        _startsRun = true;
     }
 }

@@ -60,6 +60,9 @@ internal sealed unsafe class RingConsumer
 
     public ulong ReadIndex => _read;
 
+    /// <summary>The producer's write index now (acquire).</summary>
+    public ulong WriteIndex => Volatile.Read(ref U64(L.Header.WriteIndex));
+
     public ulong ProducerHeartbeat => Volatile.Read(ref U64(L.Header.ProducerHeartbeat));
 
     /// <summary>

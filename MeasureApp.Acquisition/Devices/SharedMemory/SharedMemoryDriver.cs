@@ -11,7 +11,7 @@ namespace MeasureApp.Acquisition.Devices.SharedMemory;
 /// other measurements are counted and never delivered. Bad input is counted through
 /// <see cref="IBlockSink.Fault"/> and never stops the stream.
 /// </summary>
-public sealed class SharedMemoryDriver(TimeProvider time, IOptions<AcquisitionOptions> options, ILogger<SharedMemoryDriver> logger) : IDeviceDriver
+public sealed class SharedMemoryDriver(TimeProvider time, IOptions<AcquisitionOptions> options, ILogger<SharedMemoryDriver> logger, DeviceFaults? deviceFaults = null) : IDeviceDriver
 {
     /// <summary>The <see cref="DeviceOptions.Driver"/> value of shared-memory devices.</summary>
     public const string DriverKind = "SharedMemory";
@@ -57,7 +57,7 @@ public sealed class SharedMemoryDriver(TimeProvider time, IOptions<AcquisitionOp
                 if (!_readers.TryGetValue(path, out reader) || reader.IsStopping)
                 {
                     reader = new SharedMemoryReader(path, time, TimeSpan.FromMilliseconds(options.Value.BlockMilliseconds),
-                        TimeSpan.FromMilliseconds(device.HeartbeatTimeoutMilliseconds), logger);
+                        TimeSpan.FromMilliseconds(device.HeartbeatTimeoutMilliseconds), logger, deviceFaults, device.Id);
                     _readers[path] = reader;
                     created = true;
                 }

@@ -50,13 +50,13 @@ internal sealed unsafe class SharedMemoryReader
     private bool _commandsBlocked;
     private bool _internalErrorLogged;
 
-    public SharedMemoryReader(string path, TimeProvider time, TimeSpan blockInterval, TimeSpan heartbeatTimeout, ILogger logger)
+    public SharedMemoryReader(string path, TimeProvider time, TimeSpan blockInterval, TimeSpan heartbeatTimeout, ILogger logger, DeviceFaults? deviceFaults = null, string deviceId = "")
     {
         _path = path;
         _time = time;
         _heartbeatTimeout = heartbeatTimeout;
         _logger = logger;
-        _router = new RecordRouter(new SharedMemoryCounters(), time, blockInterval);
+        _router = new RecordRouter(new SharedMemoryCounters(), time, blockInterval, deviceFaults, deviceId);
     }
 
     public bool IsStopping => _stopping;
@@ -99,12 +99,16 @@ internal sealed unsafe class SharedMemoryReader
         }
     }
 
-    /// <summary>Removes a measurement and sends its stop command; true when it was the last one (the reader then stops).</summary>
+    /// <summary>
+    /// Sends a measurement's stop command, delivers every record the producer had published before it
+    /// (the ring is drained up to the write index seen right after the command), then removes the
+    /// measurement; true when it was the last one (the reader then stops). Records of it that arrive
+    /// later are counted on the device.
+    /// </summary>
     public bool Remove(Subscription subscription)
     {
         lock (_gate)
         {
-            _router.Remove(subscription);
             var unsent = _commands.FindIndex(c => c.Subscription == subscription && c.Type == SharedMemoryCommandType.Start);
             if (unsent >= 0)
             {
@@ -116,7 +120,10 @@ internal sealed unsafe class SharedMemoryReader
                 // Owed even while detached (file briefly truncated or replaced): sent on the next attach.
                 Enqueue(SharedMemoryCommandType.Stop, subscription);
                 WriteCommands();
+                Drain(subscription);
             }
+            _router.Remove(subscription);
+            _router.Stopped(subscription.MeasurementId);
             if (_router.Count > 0)
             {
                 return false;
@@ -126,6 +133,27 @@ internal sealed unsafe class SharedMemoryReader
             _commands.Clear();
             _stopping = true;
             return true;
+        }
+    }
+
+    // Not from the reader thread (a sink that stops its measurement while a poll is running): a nested
+    // poll would move the read index under the outer one.
+    private void Drain(Subscription subscription)
+    {
+        if (!_ring.IsAttached || !subscription.Active || Environment.CurrentManagedThreadId == _thread?.ManagedThreadId)
+        {
+            return;
+        }
+        var stopAt = _ring.WriteIndex;
+        while (_ring.IsAttached && subscription.Active && _ring.ReadIndex < stopAt)
+        {
+            _router.SetNow(_time.GetTimestamp());
+            var left = stopAt - _ring.ReadIndex;
+            if (_ring.Poll(_router, (int)Math.Min((ulong)MaxBatch, left)) != PollResult.Records)
+            {
+                // A restart or resynchronisation: what is left belongs to the normal loop's handling.
+                break;
+            }
         }
     }
 
