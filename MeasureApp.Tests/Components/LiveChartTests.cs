@@ -72,6 +72,11 @@ public sealed class LiveChartTests : MudTestContext
         // The real session of a tab over the real engine; limits are not needed to stop.
         Context.Services.AddSingleton(sp => new UserSession(harness.Engine, harness.Hub, null!,
             new CurrentUser(sp.GetRequiredService<AuthenticationStateProvider>()), harness.Time, NullLogger<UserSession>.Instance));
+        // The card's feed hint looks the device up (a simulated one: no hint) and knows the Network listeners.
+        Context.Services.AddSingleton(harness.Engine);
+        Context.Services.AddSingleton(new MeasureApp.Collectors.FeedCommands(new MeasureApp.Acquisition.Devices.Network.NetworkDriver(
+            new MeasureApp.Acquisition.Coordination.InMemoryCollectorTokens(), harness.Time,
+            Microsoft.Extensions.Options.Options.Create(new MeasureApp.Acquisition.Devices.AcquisitionOptions()), NullLoggerFactory.Instance)));
         var running = await harness.StartMeasurementAsync(EngineHarness.Alice, EngineHarness.Request("Card run", channels: 2));
         MeasurementInfo? stopped = null;
 

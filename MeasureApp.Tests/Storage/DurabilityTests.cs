@@ -175,6 +175,8 @@ public sealed class DurabilityTests : IDisposable
 
         public Task CreateMeasurementAsync(MeasurementInfo info, CancellationToken cancellationToken) => Inner.CreateMeasurementAsync(info, cancellationToken);
 
+        public Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken) => Inner.DeleteSamplesAsync(measurementId, cancellationToken);
+
         public async Task UpdateMeasurementAsync(MeasurementInfo info, CancellationToken cancellationToken)
         {
             await _gate.Task;

@@ -45,6 +45,9 @@ public sealed class NetworkScenario : ILoadScenario
         var udpStart = options.GetDouble("udp-start", 1e6);
         var report = new LoadReport(Name, "network", "Network device: highest lossless ingest (TCP, UDP) vs raw loopback sockets");
 
+        // Warm-up: the first second of a process runs tier-0 code (CRC, parser); it must not count against whichever path runs first.
+        await TcpAsync(channels, samples, TimeSpan.FromSeconds(1), raw: false, cancellationToken);
+        await TcpAsync(channels, samples, TimeSpan.FromSeconds(1), raw: true, cancellationToken);
         var tcp = await TcpAsync(channels, samples, seconds, raw: false, cancellationToken);
         var tcpRaw = await TcpAsync(channels, samples, seconds, raw: true, cancellationToken);
         await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"TCP: {tcp / 1e6:0.0} M values/s through the device, {tcpRaw / 1e6:0.0} M raw"));
