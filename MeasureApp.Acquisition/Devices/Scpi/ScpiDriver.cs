@@ -200,9 +200,9 @@ public sealed class ScpiDriver(TimeProvider time, IOptions<AcquisitionOptions> o
             if (sampleRate > sustained)
             {
                 var per = channels == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $" per channel with {channels} channels");
-                var withErrors = errorQuery is null ? "" : $" ({errorQuery} after each)";
+                var withErrors = errorQuery is null ? "" : $", measured with {errorQuery} after each round as the measurement does";
                 return string.Create(CultureInfo.InvariantCulture,
-                    $"{name} sustains {sustained:N0} readings/s{per}{withErrors}; you asked for {sampleRate:N0} Hz.");
+                    $"{name} sustains {sustained:N0} readings/s{per}; you asked for {sampleRate:N0} Hz{withErrors}.");
             }
             return null;
         }
