@@ -98,16 +98,19 @@ internal sealed class ScpiRun(TimeProvider time, TimeSpan blockInterval, ILogger
         var reading = new double[channels];
         var count = 0;
         long blockT0 = 0;
+        var period = TimeSpan.FromTicks(Math.Max(1, (long)Math.Round(TimeSpan.TicksPerSecond / rate)));
+        // A periodic timer keeps its schedule while a tick's queries run, so no due tick is lost (a
+        // one-shot delay computed from "now" would be late if the clock moved in between).
+        using var timer = new PeriodicTimer(period, time);
         var start = time.GetTimestamp();
         long tick = 0;
         while (true)
         {
-            var wait = TimeSpan.FromSeconds(tick / rate) - time.GetElapsedTime(start);
-            if (wait > TimeSpan.Zero)
+            while (time.GetElapsedTime(start).Ticks < tick * period.Ticks)
             {
-                await Task.Delay(wait, time, ct);
+                await timer.WaitForNextTickAsync(ct);
             }
-            var behind = (long)Math.Floor(time.GetElapsedTime(start).TotalSeconds * rate) - tick;
+            var behind = (time.GetElapsedTime(start).Ticks / period.Ticks) - tick;
             if (behind >= 1)
             {
                 // The instrument (or this machine) could not keep up: those ticks have no reading, so the
@@ -198,16 +201,18 @@ internal sealed class ScpiRun(TimeProvider time, TimeSpan blockInterval, ILogger
         var channels = measurement.Channels.Count;
         var rate = measurement.SampleRate;
         var decoded = new float[channels][];
+        // Checked every block interval: a periodic timer cannot miss a due time the way a one-shot delay
+        // computed from "now" can when the clock moves in between; a few ms late only moves the next t0.
+        using var pacer = new PeriodicTimer(blockInterval, time);
         var start = time.GetTimestamp();
         var due = TimeSpan.Zero;
         try
         {
             while (true)
             {
-                var wait = due - time.GetElapsedTime(start);
-                if (wait > TimeSpan.Zero)
+                while (time.GetElapsedTime(start) < due)
                 {
-                    await Task.Delay(wait, time, ct);
+                    await pacer.WaitForNextTickAsync(ct);
                 }
                 var sentAt = time.GetElapsedTime(start);
                 var t0 = NowNs();

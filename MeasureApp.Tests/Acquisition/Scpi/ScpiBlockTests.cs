@@ -50,7 +50,7 @@ public sealed class ScpiBlockTests
         var sink = new RecordingSink();
         const double scale = 0.5, offset = -0.25;
 
-        await using (var run = Driver(clock).Start(Scope(sim.Port, format, simFormat, byteOrder, 2, scale, offset), Measurement(2, Rate), sink))
+        await using (var run = Driver(clock, blockMilliseconds: 5).Start(Scope(sim.Port, format, simFormat, byteOrder, 2, scale, offset), Measurement(2, Rate), sink))
         {
             for (var k = 1; k <= 3; k++)
             {
@@ -93,10 +93,10 @@ public sealed class ScpiBlockTests
         sim.Start();
         var clock = Clock();
         var sink = new RecordingSink();
-        // A short block is only noticed when the rest never comes: keep that wait short.
-        var device = Scope(sim.Port, ScpiDataFormat.Int16LittleEndian, "WORD", "LSBF", 1, 1, 0, timeoutMs: 400);
+        // A short block is only noticed when the rest never comes: the timeout is that wait (long enough for a loaded machine).
+        var device = Scope(sim.Port, ScpiDataFormat.Int16LittleEndian, "WORD", "LSBF", 1, 1, 0, timeoutMs: 3000);
 
-        await using (var run = Driver(clock).Start(device, Measurement(1, Rate), sink))
+        await using (var run = Driver(clock, blockMilliseconds: 5).Start(device, Measurement(1, Rate), sink))
         {
             await WaitUntilAsync(() => sink.Blocks.Count >= 1, "block 0");
             sim.InjectNext(fault);
