@@ -100,8 +100,12 @@ internal sealed class ScpiRun(TimeProvider time, TimeSpan blockInterval, ILogger
         long blockT0 = 0;
         var period = TimeSpan.FromTicks(Math.Max(1, (long)Math.Round(TimeSpan.TicksPerSecond / rate)));
         // A periodic timer keeps its schedule while a tick's queries run, so no due tick is lost (a
-        // one-shot delay computed from "now" would be late if the clock moved in between).
-        using var timer = new PeriodicTimer(period, time);
+        // one-shot delay computed from "now" would be late if the clock moved in between). It cannot tick
+        // faster than 1 ms, and a loaded machine wakes it late: due ticks are then read back to back, and
+        // a tick counts as missed (a gap) only once it is later than one block interval.
+        var timerPeriod = period < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : period;
+        var slack = Math.Max(timerPeriod.Ticks, blockInterval.Ticks);
+        using var timer = new PeriodicTimer(timerPeriod, time);
         var start = time.GetTimestamp();
         long tick = 0;
         while (true)
@@ -110,7 +114,8 @@ internal sealed class ScpiRun(TimeProvider time, TimeSpan blockInterval, ILogger
             {
                 await timer.WaitForNextTickAsync(ct);
             }
-            var behind = (time.GetElapsedTime(start).Ticks / period.Ticks) - tick;
+            var late = time.GetElapsedTime(start).Ticks - (tick * period.Ticks);
+            var behind = late >= slack ? late / period.Ticks : 0;
             if (behind >= 1)
             {
                 // The instrument (or this machine) could not keep up: those ticks have no reading, so the

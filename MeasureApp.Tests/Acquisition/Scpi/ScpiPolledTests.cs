@@ -91,8 +91,9 @@ public sealed class ScpiPolledTests
             // Ticks 0–6 answered (one full block of 5, two readings staged), the clock at tick 6's 60 ms…
             await TickAsync(sim, 1, 6, clock);
             await WaitUntilAsync(() => sim.CommandsHandled >= 1 + (7 * CommandsPerTick), "tick 6 answered");
-            // …then the machine stalls: the next reading happens at 90 ms, ticks 7 and 8 are never taken.
-            clock.Advance(3 * Period);
+            // …then the machine stalls for longer than a block interval (50 ms): the next reading happens
+            // at 140 ms, ticks 7–13 are never taken.
+            clock.Advance(8 * Period);
             await TickAsync(sim, 1 + (7 * CommandsPerTick), 5, clock);
             await WaitUntilAsync(() => sink.Samples >= 12, "three blocks");
         }
@@ -101,12 +102,12 @@ public sealed class ScpiPolledTests
         Assert.Equal([5, 2, 5], blocks.Take(3).Select(b => b.Count));
         Assert.Equal(EpochNs, blocks[0].T0Ns);
         Assert.Equal(EpochNs + 50_000_000, blocks[1].T0Ns);
-        Assert.Equal(EpochNs + 90_000_000, blocks[2].T0Ns);
+        Assert.Equal(EpochNs + 140_000_000, blocks[2].T0Ns);
         // Readings stay in the instrument's order: the gap is in time, not in values.
         Assert.Equal((float)((ScpiSimulator.DmmVoltage(7) * 2) + 0.5), blocks[2].Channels[0][0], 5);
         var overrun = Assert.Single(sink.Faults);
         Assert.Equal(ScpiDriver.OverrunFault, overrun.Kind);
-        Assert.Contains("2 reading(s) behind", overrun.Message, StringComparison.Ordinal);
+        Assert.Contains("7 reading(s) behind", overrun.Message, StringComparison.Ordinal);
     }
 
     [Fact]
