@@ -39,6 +39,8 @@ public static class AcquisitionExtensions
         services.AddSingleton<MeasureApp.Acquisition.Devices.Network.NetworkDriver>();
         services.AddSingleton<IDeviceDriver>(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
         services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
+        services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.Scpi.ScpiDriver>();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>, MeasureApp.Acquisition.Devices.Scpi.ScpiSettingsValidator>();
 
         // Live fan-out and storage
         services.AddSingleton<MeasureApp.Acquisition.Accounting.ResourceAccountant>();

@@ -33,7 +33,7 @@ public sealed class DeviceOptions
     /// <summary>Display name.</summary>
     public string? Name { get; init; }
 
-    /// <summary>Driver kind: Simulated, SharedMemory, Network.</summary>
+    /// <summary>Driver kind: Simulated, SharedMemory, Network, Scpi.</summary>
     [Required]
     public string Driver { get; init; } = "Simulated";
 
@@ -98,6 +98,49 @@ public sealed class DeviceOptions
     /// <summary>SharedMemory driver: a producer heartbeat unchanged for this long is reported as stalled.</summary>
     [Range(100, 600_000, ErrorMessage = "Acquisition:Devices:N:HeartbeatTimeoutMilliseconds must be between 100 and 600000.")]
     public int HeartbeatTimeoutMilliseconds { get; init; } = 2000;
+
+    #region Scpi driver (docs/instruments.md)
+
+    /// <summary>Scpi driver: host name or address of the instrument's LAN port.</summary>
+    public string? Host { get; init; }
+
+    /// <summary>Scpi driver: TCP port of the instrument's raw SCPI socket (5025 by convention).</summary>
+    [Range(1, 65535, ErrorMessage = "Acquisition:Devices:N:Port must be between 1 and 65535.")]
+    public int Port { get; init; } = 5025;
+
+    /// <summary>Scpi driver: longest wait for a connection or an answer; an instrument silent for longer is lost.</summary>
+    [Range(10, 600_000, ErrorMessage = "Acquisition:Devices:N:TimeoutMilliseconds must be between 10 and 600000.")]
+    public int TimeoutMilliseconds { get; init; } = 2000;
+
+    /// <summary>Scpi driver: one query per channel per sample (Polled) or one block of samples per query (Block).</summary>
+    [EnumDataType(typeof(ScpiMode), ErrorMessage = "Acquisition:Devices:N:Mode must be Polled or Block.")]
+    public ScpiMode Mode { get; init; } = ScpiMode.Polled;
+
+    /// <summary>Scpi driver: commands sent after connecting, in order (e.g. <c>*RST</c>, <c>CONF:VOLT:DC 10</c>).</summary>
+    public List<string> InitCommands { get; init; } = [];
+
+    /// <summary>
+    /// Scpi driver: the query that reads the instrument's error queue after each command batch
+    /// (empty: never asked, for instruments without one or for the last bit of speed).
+    /// </summary>
+    public string ErrorQuery { get; init; } = "SYST:ERR?";
+
+    /// <summary>Scpi driver, Block mode: how the samples of a block are encoded.</summary>
+    [EnumDataType(typeof(ScpiDataFormat), ErrorMessage = "Acquisition:Devices:N:DataFormat must be Ascii, Int8, UInt8, Int16LittleEndian, Int16BigEndian, UInt16LittleEndian, UInt16BigEndian, Float32LittleEndian or Float32BigEndian.")]
+    public ScpiDataFormat DataFormat { get; init; } = ScpiDataFormat.Ascii;
+
+    /// <summary>
+    /// Scpi driver, Block mode: the samples' own spacing in seconds (a scope's <c>:WAV:XINC?</c>, a DMM's
+    /// <c>SAMP:TIM</c>). A measurement must run at 1 / this rate; 0 means the measurement's rate is the spacing.
+    /// </summary>
+    [Range(0.0, 3600.0, ErrorMessage = "Acquisition:Devices:N:SampleIntervalSeconds must be between 0 and 3600.")]
+    public double SampleIntervalSeconds { get; init; }
+
+    /// <summary>Scpi driver, Block mode: largest block accepted, checked against its header before anything is read.</summary>
+    [Range(16, 256 * 1024 * 1024, ErrorMessage = "Acquisition:Devices:N:MaxBlockBytes must be between 16 and 268435456.")]
+    public int MaxBlockBytes { get; init; } = 16 * 1024 * 1024;
+
+    #endregion
 }
 
 /// <summary>Waveforms of the simulated generator.</summary>
@@ -136,6 +179,45 @@ public sealed class SimulatedChannelOptions
     public double Offset { get; init; }
     /// <summary>Peak amplitude of added uniform noise.</summary>
     public double Noise { get; init; }
+
+    /// <summary>Scpi driver: the query that reads this channel (Polled: one reading, Block: one block), e.g. <c>MEAS:VOLT:DC?</c>.</summary>
+    public string? Query { get; init; }
+
+    /// <summary>Scpi driver: factor applied to every reading or raw block code before <see cref="Offset"/> is added.</summary>
+    public double Scale { get; init; } = 1;
+}
+
+/// <summary>How the Scpi driver reads samples.</summary>
+public enum ScpiMode
+{
+    /// <summary>One query per channel per sample, paced at the measurement's rate.</summary>
+    Polled,
+    /// <summary>One query per channel returns a block of samples (IEEE 488.2 definite-length block or a comma-separated list).</summary>
+    Block,
+}
+
+/// <summary>Encoding of the samples in a SCPI block answer.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The names are the data formats written in appsettings.json (int8, uint8).")]
+public enum ScpiDataFormat
+{
+    /// <summary>Comma-separated numbers (a plain line or inside a definite-length block).</summary>
+    Ascii,
+    /// <summary>Signed bytes.</summary>
+    Int8,
+    /// <summary>Unsigned bytes (e.g. Rigol <c>:WAV:FORM BYTE</c>).</summary>
+    UInt8,
+    /// <summary>Signed 16-bit, least significant byte first.</summary>
+    Int16LittleEndian,
+    /// <summary>Signed 16-bit, most significant byte first.</summary>
+    Int16BigEndian,
+    /// <summary>Unsigned 16-bit, least significant byte first.</summary>
+    UInt16LittleEndian,
+    /// <summary>Unsigned 16-bit, most significant byte first.</summary>
+    UInt16BigEndian,
+    /// <summary>IEEE 754 single precision, least significant byte first.</summary>
+    Float32LittleEndian,
+    /// <summary>IEEE 754 single precision, most significant byte first.</summary>
+    Float32BigEndian,
 }
 
 /// <summary>Source-generated validator of <see cref="AcquisitionOptions"/>.</summary>

@@ -79,6 +79,12 @@ public sealed class MeasurementEngine(
         {
             return new StartResult(null, error);
         }
+        // Before a slot is taken or a record written: a device that cannot serve the request (too slow,
+        // unreachable) refuses it with its own numbers instead of starting and stopping at once.
+        if (driver is IDeviceStartCheck check && await check.CheckStartAsync(device!, request.Channels, request.SampleRate, cancellationToken) is { } refused)
+        {
+            return new StartResult(null, refused);
+        }
 
         var (acquired, inUse) = await limits.TryAcquireMeasurementSlotAsync(requester.UserId, userLimits.MaxParallelMeasurements, cancellationToken);
         if (!acquired)
