@@ -138,7 +138,7 @@ public sealed class ShmTimestampTests : IDisposable
     /// <summary>The CSV export of a whole measurement (seconds since the epoch), parsed back to exact nanoseconds.</summary>
     internal static async Task<List<(long Ns, float Value)>> ExportCsvAsync(ISampleStore store, MeasurementInfo info)
     {
-        var record = MeasureApp.Storage.DbSampleStore.ToRecord(info);
+        var record = MeasureApp.Data.MeasurementMapping.ToRecord(info);
         var plan = new ExportPlan
         {
             Measurement = record,
