@@ -31,13 +31,15 @@ public static class AcquisitionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
 
-        // Devices
+        // Devices (the web host replaces the catalog with its database-backed one)
+        services.TryAddSingleton<IDeviceCatalog, OptionsDeviceCatalog>();
         services.AddSingleton<IDeviceDriver, SimulatedDriver>();
         services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.SharedMemory.SharedMemoryDriver>();
         services.TryAddSingleton<ICollectorTokens, InMemoryCollectorTokens>();
         services.AddSingleton<MeasureApp.Acquisition.Devices.Network.NetworkDriver>();
         services.AddSingleton<IDeviceDriver>(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
         services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
+        services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.Sigrok.SigrokDriver>();
 
         // Live fan-out and storage
         services.AddSingleton<MeasureApp.Acquisition.Accounting.ResourceAccountant>();
