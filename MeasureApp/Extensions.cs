@@ -125,6 +125,11 @@ public static class MeasureAppExtensions
         services.AddSingleton<ISampleStore, DbSampleStore>();
         services.AddSampleStorage(database);
         builder.AddAcquisition();
+        // Devices live in the database (Devices page); Acquisition:Devices seeds a fresh install.
+        services.AddSingleton<MeasureApp.Devices.DeviceCatalog>();
+        services.AddSingleton<MeasureApp.Acquisition.Devices.IDeviceCatalog>(sp => sp.GetRequiredService<MeasureApp.Devices.DeviceCatalog>());
+        services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Devices.DeviceCatalog>());
+        services.AddSingleton<MeasureApp.Devices.DeviceAdminService>();
         services.AddSingleton<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
@@ -168,6 +173,7 @@ public static class MeasureAppExtensions
         MeasureApp.Presence.PresenceEndpoints.MapPresenceEndpoints(app);
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
+        MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });

@@ -35,7 +35,8 @@ public sealed class MeasurementEngine(
     ILimitCoordinator limits,
     TimeProvider time,
     ILogger<MeasurementEngine> logger,
-    ResourceAccountant? accountant = null) : BackgroundService
+    ResourceAccountant? accountant = null,
+    IDeviceCatalog? catalog = null) : BackgroundService
 {
     private static readonly TimeSpan DurationCheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly ConcurrentDictionary<Guid, Running> _running = new();
@@ -43,8 +44,11 @@ public sealed class MeasurementEngine(
     private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
     private PeriodicTimer? _durationTimer;
 
-    /// <summary>Configured devices.</summary>
-    public IReadOnlyList<DeviceOptions> Devices => options.Value.Devices;
+    // Devices are looked up at each start (catalog), not fixed at startup: run-time edits apply at once.
+    private readonly IDeviceCatalog _catalog = catalog ?? new OptionsDeviceCatalog(options);
+
+    /// <summary>Configured devices (as last known to the device catalog).</summary>
+    public IReadOnlyList<DeviceOptions> Devices => _catalog.Devices;
 
     /// <summary>Starts a measurement for <paramref name="requester"/> within <paramref name="userLimits"/>.</summary>
     public async Task<StartResult> StartAsync(Requester requester, UserLimits userLimits, StartRequest request, CancellationToken cancellationToken)
@@ -53,7 +57,8 @@ public sealed class MeasurementEngine(
         ArgumentNullException.ThrowIfNull(userLimits);
         ArgumentNullException.ThrowIfNull(request);
 
-        var error = Validate(userLimits, request, out var device, out var driver);
+        var device = await _catalog.FindAsync(request.DeviceId, cancellationToken);
+        var error = Validate(userLimits, request, device, out var driver);
         if (error is not null)
         {
             return new StartResult(null, error);
@@ -228,9 +233,8 @@ public sealed class MeasurementEngine(
         await Task.WhenAll(_running.Values.Select(r => StopCoreAsync(r, StopReason.Shutdown, "Server shut down.")));
     }
 
-    private string? Validate(UserLimits userLimits, StartRequest request, out DeviceOptions? device, out IDeviceDriver? driver)
+    private string? Validate(UserLimits userLimits, StartRequest request, DeviceOptions? device, out IDeviceDriver? driver)
     {
-        device = options.Value.Devices.FirstOrDefault(d => string.Equals(d.Id, request.DeviceId, StringComparison.Ordinal));
         driver = null;
         if (device is null)
         {
