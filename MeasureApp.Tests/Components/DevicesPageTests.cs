@@ -70,7 +70,7 @@ public sealed class DevicesPageTests : MudTestContext
         page.Find("#device-save").Click();
 
         page.WaitForAssertion(() => Assert.Contains("gen-2", page.FindAll(".device-id").Select(e => e.TextContent.Trim())), Wait);
-        var stored = Assert.Single((await Service.ListAsync(Admin, CancellationToken.None)).Where(r => r.Device.Id == "gen-2")).Device;
+        var stored = Assert.Single(await Service.ListAsync(Admin, CancellationToken.None), r => r.Device.Id == "gen-2").Device;
         Assert.Equal(9, stored.Seed);
         Assert.Equal("Second generator", stored.Name);
 
@@ -79,7 +79,7 @@ public sealed class DevicesPageTests : MudTestContext
         Field(page, "device-field-Seed").Change("11");
         page.Find("#device-save").Click();
         page.WaitForAssertion(() => Assert.Empty(page.FindAll("#device-editor")), Wait);
-        Assert.Equal(11, Assert.Single((await Service.ListAsync(Admin, CancellationToken.None)).Where(r => r.Device.Id == "gen-2")).Device.Seed);
+        Assert.Equal(11, Assert.Single(await Service.ListAsync(Admin, CancellationToken.None), r => r.Device.Id == "gen-2").Device.Seed);
 
         RowButton(page, "gen-2", ".device-remove").Click();
         page.WaitForAssertion(() => Assert.DoesNotContain("gen-2", page.FindAll(".device-id").Select(e => e.TextContent.Trim())), Wait);

@@ -52,7 +52,7 @@ public abstract class DeviceCatalogTests(DatabaseProvider provider) : IAsyncLife
         var removal = await Service.RemoveAsync(Admin, "bench-gen", CancellationToken.None);
         Assert.False(removal.Succeeded);
         Assert.Contains("in use by 1 running measurement", removal.Message, StringComparison.Ordinal);
-        var row = Assert.Single((await Service.ListAsync(Admin, CancellationToken.None)).Where(r => r.Device.Id == "bench-gen"));
+        var row = Assert.Single(await Service.ListAsync(Admin, CancellationToken.None), r => r.Device.Id == "bench-gen");
         Assert.Equal(started.Measurement!.Id, Assert.Single(row.Running).Id);
 
         Assert.True(await Engine.StopAsync(started.Measurement.Id, requester, CancellationToken.None));
