@@ -66,7 +66,10 @@ public static class MeasureAppExtensions
         var redis = builder.Configuration.GetConnectionString("Redis");
         var dataProtection = services.AddDataProtection().SetApplicationName("MeasureApp");
         var health = services.AddHealthChecks()
-            .AddDbContextCheck<AppDbContext>("database", tags: ["ready"]);
+            // A database outage degrades (data goes to the spool, the UI stays usable); "down" is when
+            // nothing can be stored at all (storage check).
+            .AddDbContextCheck<AppDbContext>("database", failureStatus: HealthStatus.Degraded, tags: ["ready"])
+            .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
         if (!string.IsNullOrWhiteSpace(redis))
         {
             var redisOptions = RedisSettings.Parse(redis);
@@ -98,6 +101,20 @@ public static class MeasureAppExtensions
             // APIs answer with status codes, pages with redirects.
             o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
+            // A database outage must not answer 500 or log everyone out: the cookie stays valid and
+            // the stamp check runs again on the next request.
+            o.Events.OnValidatePrincipal = async ctx =>
+            {
+                try
+                {
+                    await SecurityStampValidator.ValidatePrincipalAsync(ctx);
+                }
+                catch (Exception ex) when (MeasureApp.Storage.DatabaseOutage.IsOutage(ex))
+                {
+                    ctx.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MeasureApp.Storage.DatabaseOutage))
+                        .LogWarning("Login check skipped, the database is unavailable ({Reason})", ex.GetBaseException().Message);
+                }
+            };
         });
         services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromSeconds(30));
         services.AddIdentityCore<AppUser>(o =>
@@ -124,6 +141,11 @@ public static class MeasureAppExtensions
         // Acquisition engine and its storage
         services.AddSingleton<ISampleStore, DbSampleStore>();
         services.AddSampleStorage(database);
+        // Collector tokens in the shared database (before AddAcquisition, which would add the in-memory store).
+        services.AddSingleton<MeasureApp.Collectors.CollectorTokenStore>();
+        services.AddSingleton<MeasureApp.Acquisition.Coordination.ICollectorTokens>(sp => sp.GetRequiredService<MeasureApp.Collectors.CollectorTokenStore>());
+        services.AddSingleton<MeasureApp.Collectors.CollectorMetrics>();
+        services.AddSingleton<MeasureApp.Collectors.FeedCommands>();
         builder.AddAcquisition();
         // Devices live in the database (Devices page); Acquisition:Devices seeds a fresh install.
         services.AddSingleton<MeasureApp.Devices.DeviceCatalog>();
@@ -166,6 +188,7 @@ public static class MeasureAppExtensions
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         }
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseDatabaseOutageAnswers();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
@@ -174,9 +197,10 @@ public static class MeasureAppExtensions
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
+        MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = StorageHealthCheck.WriteAsync });
         return app;
     }
 

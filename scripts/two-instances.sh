@@ -17,7 +17,8 @@
 #   MEASUREAPP_OWNER_PID  optional: stop the instances when this process dies
 #
 # Each instance binds port 0 (Kestrel picks a free port, no race with other processes) and the
-# script reads the address from its log. State dir: a.pid, a.url, a/app.log, a/data (same for b).
+# script reads the address from its log. The Network device of appsettings.json (net-1, index 1)
+# gets free ports too, so two instances on one host do not both claim 5700. State dir: a.pid, a.url, a/app.log, a/data (same for b).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +65,7 @@ start_one() {
       Admin__Email="${MEASUREAPP_ADMIN_EMAIL:-admin@local}" \
       Admin__Password="${MEASUREAPP_ADMIN_PASSWORD:-admin-password-1}" \
       Logging__LogLevel__Microsoft.Hosting.Lifetime=Information \
+      Acquisition__Devices__1__TcpPort=0 Acquisition__Devices__1__UdpPort=0 \
       setsid dotnet "$dll" --urls "http://127.0.0.1:0" </dev/null >"$state/$name/app.log" 2>&1 &
   local pid=$!
   echo "$pid" >"$state/$name.pid"

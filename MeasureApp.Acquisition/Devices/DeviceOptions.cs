@@ -74,6 +74,24 @@ public sealed class DeviceOptions
     [Range(1, 10_000, ErrorMessage = "Acquisition:Devices:N:MaxConnections must be between 1 and 10000.")]
     public int MaxConnections { get; init; } = 256;
 
+    /// <summary>
+    /// Network driver: a TCP connection must present an accepted HELLO within this time of connecting,
+    /// whatever it sends meanwhile, or it is closed (an anonymous peer cannot hold a slot).
+    /// </summary>
+    [Range(1, 60, ErrorMessage = "Acquisition:Devices:N:AuthTimeoutSeconds must be between 1 and 60.")]
+    public int AuthTimeoutSeconds { get; init; } = 5;
+
+    /// <summary>Network driver: most not yet authenticated TCP connections from one address; more are refused.</summary>
+    [Range(1, 10_000, ErrorMessage = "Acquisition:Devices:N:MaxPreAuthConnectionsPerAddress must be between 1 and 10000.")]
+    public int MaxPreAuthConnectionsPerAddress { get; init; } = 8;
+
+    /// <summary>
+    /// Network driver: how often a token in use is looked up again, so a revoked token stops open TCP
+    /// connections and UDP senders within about this time (on every instance: the lookup asks the store).
+    /// </summary>
+    [Range(1, 600, ErrorMessage = "Acquisition:Devices:N:TokenRecheckSeconds must be between 1 and 600.")]
+    public int TokenRecheckSeconds { get; init; } = 5;
+
     /// <summary>SharedMemory driver: the ring file the producer creates and maps, e.g. /dev/shm/measureapp-adc0 (docs/shared-memory.md).</summary>
     public string? Path { get; init; }
 

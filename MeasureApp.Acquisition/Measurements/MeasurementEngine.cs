@@ -44,6 +44,9 @@ public sealed class MeasurementEngine(
     private readonly Dictionary<string, IDeviceDriver> _drivers = drivers.ToDictionary(d => d.Kind, StringComparer.OrdinalIgnoreCase);
     private PeriodicTimer? _durationTimer;
 
+    /// <summary>The refusal of a start while the database cannot record the measurement.</summary>
+    public const string DatabaseUnavailable = "The database is unavailable; the measurement was not started.";
+
     // Devices are looked up at each start (catalog), not fixed at startup: run-time edits apply at once.
     private readonly IDeviceCatalog _catalog = catalog ?? new OptionsDeviceCatalog(options);
 
@@ -98,7 +101,7 @@ public sealed class MeasurementEngine(
                 throw;
             }
             logger.LogError(ex, "Could not record measurement {Measurement}", info.Id);
-            return new StartResult(null, "The database is not reachable; the measurement was not started.");
+            return new StartResult(null, DatabaseUnavailable);
         }
 
         var maxDuration = request.Duration is { } d && d < userLimits.MaxDuration ? d : userLimits.MaxDuration;
@@ -348,7 +351,10 @@ public sealed class MeasurementEngine(
                 // Never drop stored data silently: the block is refused (not counted, the device is told)
                 // and the measurement stops with a clear reason.
                 running.Measurement.Unstamp(block);
-                _ = StopCoreAsync(running, StopReason.Limit, "Storage could not keep up; the measurement was stopped to avoid losing data.");
+                // Name the cause when the writer knows it (database down and spool disk full, database locked).
+                _ = StopCoreAsync(running, StopReason.Limit, storeWriter.Fault is { } fault
+                    ? $"Nothing could be stored: {fault}; the measurement was stopped to avoid losing data."
+                    : "Storage could not keep up; the measurement was stopped to avoid losing data.");
                 return false;
             }
             hub.Publish(block);

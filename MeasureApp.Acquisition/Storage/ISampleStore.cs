@@ -23,6 +23,13 @@ public interface ISampleStore
     /// <summary>Writes chunks; a chunk whose (measurement, sequence) already exists is skipped, never duplicated.</summary>
     Task WriteChunksAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Called after a spool replay with the measurements whose chunks it stored: a row already
+    /// stopped (e.g. marked stopped after a crash while its chunks still waited in the spool) gets
+    /// the sample count its stored chunks hold. The default does nothing (stores without such rows).
+    /// </summary>
+    Task SettleSampleCountsAsync(IReadOnlyCollection<Guid> measurementIds, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Reads the chunks of a measurement overlapping sample indices [fromIndex, toIndex).</summary>
     Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken);
 

@@ -211,6 +211,9 @@ internal sealed class SpoolFile : IDisposable
         }
     }
 
+    /// <summary>Forces what was appended onto the disk (fsync), so it survives a power cut, not only a killed process.</summary>
+    public void FlushToDisk() => RandomAccess.FlushToDisk(_handle);
+
     /// <summary>Closes and deletes the file (everything was replayed).</summary>
     public void Delete()
     {

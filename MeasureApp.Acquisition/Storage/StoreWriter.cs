@@ -23,6 +23,9 @@ namespace MeasureApp.Acquisition.Storage;
 /// </remarks>
 public sealed class StoreWriter : BackgroundService
 {
+    /// <summary>Longest stretch of samples a chunk holds, whatever the rate: what a crash can lose from the chunk being built.</summary>
+    public static readonly TimeSpan MaxChunkSpan = TimeSpan.FromMilliseconds(250);
+
     private const int MaxBatchChunks = 256;
     private const long MaxReplayBatchBytes = 64L * 1024 * 1024;
     private const int ReplayBatchesPerTurn = 4;
@@ -36,16 +39,32 @@ public sealed class StoreWriter : BackgroundService
     private readonly ILogger<StoreWriter> _logger;
     private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(262_144)
     {
-        // The sample path only calls TryWrite; a full queue refuses instead of waiting.
+        // Nobody calls WriteAsync, so nothing ever waits: with Wait, TryWrite answers false when the
+        // queue is full (DropWrite would answer true and drop the block). The sample path then stops
+        // the measurement with a reason.
         FullMode = BoundedChannelFullMode.Wait,
         SingleReader = true,
     });
+
+    // Flushes and final saves travel in their own unbounded lane (a handful per stop), so a full data
+    // queue can never refuse them. Each carries the number of data items queued before it (its
+    // ticket) and is handled once the loop has taken that many: the blocks queued before a flush are
+    // still in its chunk.
+    // (Not SingleReader: that variant cannot peek.)
+    private readonly Channel<Item> _control = Channel.CreateUnbounded<Item>();
+    private readonly Lock _enqueueLock = new();
+    private long _dataEnqueued;
+    private long _dataTaken;
     private readonly Dictionary<Guid, ChunkBuilder> _builders = [];
+    private readonly HashSet<Guid> _replayedMeasurements = [];
+    private string? _fault;
+    private long _spoolOldestTicks;
     private long _queuedBytes;
     private long _chunksWritten;
     private long _chunksSpooled;
     private long _chunksReplayed;
     private long _spoolPendingBytes;
+    private long _spoolReplayedBytes;
 
     // Loop-only state.
     private SpoolFile? _spool;
@@ -85,8 +104,20 @@ public sealed class StoreWriter : BackgroundService
     /// <summary>Spooled chunks replayed into the store.</summary>
     public long ChunksReplayed => Interlocked.Read(ref _chunksReplayed);
 
+    /// <summary>Spool bytes replayed into the store since start (its rate is the replay rate).</summary>
+    public long SpoolReplayedBytes => Interlocked.Read(ref _spoolReplayedBytes);
+
     /// <summary>Bytes in the spool waiting for the store; 0 when nothing is spooled.</summary>
     public long SpoolPendingBytes => Interlocked.Read(ref _spoolPendingBytes);
+
+    /// <summary>When the oldest record still waiting in the spool was written; null when nothing is spooled.</summary>
+    public DateTimeOffset? SpoolOldest => Interlocked.Read(ref _spoolOldestTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>
+    /// Why data is not reaching the store or the spool right now (database down and spool disk full,
+    /// database locked, ...); null while the store or the spool takes data. Names the cause in a stop reason.
+    /// </summary>
+    public string? Fault => Volatile.Read(ref _fault);
 
     /// <summary>The spool file (exists only while data waits in it).</summary>
     public string SpoolPath { get; }
@@ -101,17 +132,21 @@ public sealed class StoreWriter : BackgroundService
             return false;
         }
         block.Retain();
-        if (!_queue.Writer.TryWrite(new Item(block, Guid.Empty, null, null)))
+        lock (_enqueueLock)
         {
-            Interlocked.Add(ref _queuedBytes, -bytes);
-            block.Release();
-            return false;
+            if (_queue.Writer.TryWrite(new Item(block, Guid.Empty, null, null, 0)))
+            {
+                _dataEnqueued++;
+                return true;
+            }
         }
-        return true;
+        Interlocked.Add(ref _queuedBytes, -bytes);
+        block.Release();
+        return false;
     }
 
     /// <summary>Writes everything queued for a measurement; completes when it is durable (in the store or the spool).</summary>
-    internal Task FlushAsync(Guid measurementId) => Enqueue(new Item(null, measurementId, NewSignal(), null));
+    internal Task FlushAsync(Guid measurementId) => Enqueue(measurementId, null);
 
     /// <summary>
     /// Stores a measurement's metadata (state, reason, counts at stop) after its chunks; completes when
@@ -120,7 +155,7 @@ public sealed class StoreWriter : BackgroundService
     internal Task SaveMeasurementAsync(MeasurementInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        return Enqueue(new Item(null, Guid.Empty, NewSignal(), info));
+        return Enqueue(Guid.Empty, info);
     }
 
     /// <inheritdoc />
@@ -134,7 +169,7 @@ public sealed class StoreWriter : BackgroundService
             while (await WaitForWorkAsync(stoppingToken))
             {
                 MeasurementInfo? update = null;
-                while (ready.Count < MaxBatchChunks && update is null && _queue.Reader.TryRead(out var item))
+                while (ready.Count < MaxBatchChunks && update is null && TryTake(out var item))
                 {
                     update = Accept(item, ready, waiting);
                 }
@@ -181,44 +216,69 @@ public sealed class StoreWriter : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         // The engine flushes running measurements before this; closing lets the loop drain and end.
-        _queue.Writer.TryComplete();
+        lock (_enqueueLock)
+        {
+            _control.Writer.TryComplete();
+            _queue.Writer.TryComplete();
+        }
         await base.StopAsync(cancellationToken);
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private Task Enqueue(Item item)
+    private Task Enqueue(Guid flushId, MeasurementInfo? update)
     {
-        if (!_queue.Writer.TryWrite(item))
+        var done = NewSignal();
+        lock (_enqueueLock)
         {
-            item.Done!.SetException(new InvalidOperationException("Store queue is closed or full."));
+            // Unbounded: refuses only after shutdown closed it.
+            if (!_control.Writer.TryWrite(new Item(null, flushId, done, update, _dataEnqueued)))
+            {
+                done.SetException(new InvalidOperationException("The store writer has shut down."));
+            }
         }
-        return item.Done!.Task;
+        return done.Task;
+    }
+
+    // A control item goes first once every data item queued before it was taken; data otherwise.
+    private bool TryTake(out Item item)
+    {
+        if (_control.Reader.TryPeek(out item) && item.Ticket <= _dataTaken)
+        {
+            return _control.Reader.TryRead(out item);
+        }
+        if (_queue.Reader.TryRead(out item))
+        {
+            _dataTaken++;
+            return true;
+        }
+        return false;
     }
 
     private async Task<bool> WaitForWorkAsync(CancellationToken stoppingToken)
     {
-        if (_queue.Reader.Count > 0)
+        if (_queue.Reader.Count > 0 || _control.Reader.Count > 0)
         {
             return true;
         }
-        if (_spool is null || stoppingToken.IsCancellationRequested)
+        TimeSpan? due = null;
+        if (_spool is not null && !stoppingToken.IsCancellationRequested)
         {
-            return await _queue.Reader.WaitToReadAsync(CancellationToken.None);
+            due = _nextReplay - _time.GetUtcNow();
+            if (due <= TimeSpan.Zero)
+            {
+                return true;
+            }
         }
-        var due = _nextReplay - _time.GetUtcNow();
-        if (due <= TimeSpan.Zero)
-        {
-            return true;
-        }
-        // Spooling: wake for new data or when the next replay attempt is due, whichever comes first.
-        using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var read = _queue.Reader.WaitToReadAsync(wake.Token).AsTask();
-        var timer = Task.Delay(due, _time, wake.Token);
-        var first = await Task.WhenAny(read, timer);
+        // Wake for new data, a control item, or (spooling) when the next replay attempt is due.
+        using var wake = new CancellationTokenSource();
+        var data = _queue.Reader.WaitToReadAsync(wake.Token).AsTask();
+        var control = _control.Reader.WaitToReadAsync(wake.Token).AsTask();
+        Task[] waits = due is { } d ? [data, control, Task.Delay(d, _time, stoppingToken)] : [data, control];
+        await Task.WhenAny(waits);
         await wake.CancelAsync();
-        // A completed channel (false) ends the loop; a timer, or a wait cut short by shutdown, goes round again.
-        return first != read || !read.IsCompletedSuccessfully || read.Result;
+        // Both lanes closed and drained end the loop; anything else goes round again.
+        return !(_queue.Reader.Completion.IsCompleted && _control.Reader.Completion.IsCompleted);
     }
 
     private MeasurementInfo? Accept(Item item, List<StoredChunk> ready, List<TaskCompletionSource> waiting)
@@ -249,7 +309,10 @@ public sealed class StoreWriter : BackgroundService
         return item.Update;
     }
 
-    private static int MinChunkSamples(double sampleRate) => (int)Math.Max(512, sampleRate / 10);
+    // At least ~0.1 s (and 512 samples) so chunks stay large at high rates, but never more than
+    // MaxChunkSpan of samples: at 100 Hz a chunk is 25 samples, not 512 (a crash loses ≤ 250 ms of it).
+    private static int MinChunkSamples(double sampleRate) =>
+        (int)Math.Max(1, Math.Min(Math.Max(512, sampleRate / 10), Math.Ceiling(sampleRate * MaxChunkSpan.TotalSeconds)));
 
     private async Task PersistAsync(List<StoredChunk> chunks, CancellationToken stoppingToken)
     {
@@ -262,11 +325,13 @@ public sealed class StoreWriter : BackgroundService
                     // Not cancelled by shutdown: a healthy store gets the last batches, a dead one fails fast.
                     await _store.WriteChunksAsync(chunks, CancellationToken.None);
                     Interlocked.Add(ref _chunksWritten, chunks.Count);
+                    Volatile.Write(ref _fault, null);
                     return;
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     _logger.LogWarning(ex, "Writing {Count} chunks failed; spooling to {Spool} until the database is back", chunks.Count, SpoolPath);
+                    _storeError = Describe(ex);
                     ScheduleRetry();
                 }
             }
@@ -276,6 +341,17 @@ public sealed class StoreWriter : BackgroundService
             }
             await HoldAsync(stoppingToken);
         }
+    }
+
+    private string? _storeError;
+
+    // What the operator reads in a stop reason: the cause, not "could not keep up".
+    private static string Describe(Exception ex)
+    {
+        var message = ex.GetBaseException().Message;
+        return message.Contains("locked", StringComparison.OrdinalIgnoreCase) || message.Contains("busy", StringComparison.OrdinalIgnoreCase)
+            ? $"the database is locked ({message})"
+            : $"the database is unreachable ({message})";
     }
 
     private async Task PersistAsync(MeasurementInfo update, CancellationToken stoppingToken)
@@ -292,6 +368,7 @@ public sealed class StoreWriter : BackgroundService
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     _logger.LogWarning(ex, "Saving measurement {Measurement} failed; spooling the update", update.Id);
+                    _storeError = Describe(ex);
                     ScheduleRetry();
                 }
             }
@@ -321,8 +398,13 @@ public sealed class StoreWriter : BackgroundService
             {
                 _spool.Append(update);
             }
+            // Acknowledged means on disk: one fdatasync per batch (not per block), so a power cut
+            // loses nothing that the writer reported durable. See the README's durability section.
+            _spool.FlushToDisk();
+            Interlocked.CompareExchange(ref _spoolOldestTicks, _time.GetUtcNow().UtcTicks, 0);
             Interlocked.Add(ref _chunksSpooled, chunks.Count);
             Interlocked.Exchange(ref _spoolPendingBytes, _spool.PendingBytes);
+            Volatile.Write(ref _fault, null);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -330,6 +412,7 @@ public sealed class StoreWriter : BackgroundService
             // A record cut short by this failure is dropped as a torn tail when the file is next opened;
             // a retry may append a chunk twice, which the store's (measurement, seq) key absorbs.
             _logger.LogError(ex, "Neither the database nor the spool {Spool} takes data; holding it in memory", SpoolPath);
+            Volatile.Write(ref _fault, $"{_storeError ?? "the database is unreachable"} and the spool refused data ({ex.Message})");
             return false;
         }
     }
@@ -339,6 +422,11 @@ public sealed class StoreWriter : BackgroundService
         // The queue keeps filling meanwhile; once full the engine stops measurements with a reason.
         await Task.Delay(_retryDelay, _time, stoppingToken);
         ScheduleRetry();
+        // The spool refused (disk full, limit reached): the database may be back. Replaying frees the
+        // spool; once it is empty the next round writes to the database directly again.
+        while (_spool is not null && await ReplayAsync())
+        {
+        }
     }
 
     private void ScheduleRetry()
@@ -369,6 +457,7 @@ public sealed class StoreWriter : BackgroundService
             _spool = spool;
             _nextReplay = _time.GetUtcNow();
             Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
+            Interlocked.Exchange(ref _spoolOldestTicks, new DateTimeOffset(File.GetLastWriteTimeUtc(SpoolPath)).UtcTicks);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -376,9 +465,11 @@ public sealed class StoreWriter : BackgroundService
         }
     }
 
-    private async Task ReplayAsync()
+    // One replay turn; true when it stored something and more is waiting.
+    private async Task<bool> ReplayAsync()
     {
         var spool = _spool!;
+        var progressed = false;
         for (var turn = 0; turn < ReplayBatchesPerTurn && spool.HasPending; turn++)
         {
             List<SpoolRecord> records;
@@ -404,6 +495,7 @@ public sealed class StoreWriter : BackgroundService
                     {
                         case SpooledChunk c:
                             run.Add(c.Chunk);
+                            _replayedMeasurements.Add(c.Chunk.MeasurementId);
                             break;
                         case SpooledUpdate u:
                             await WriteRunAsync(run);
@@ -416,9 +508,12 @@ public sealed class StoreWriter : BackgroundService
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 _logger.LogInformation("Replaying the spool failed ({Message}); next attempt in {Delay}", ex.Message, _retryDelay);
+                _storeError = Describe(ex);
                 ScheduleRetry();
-                return;
+                return false;
             }
+            progressed = true;
+            Interlocked.Add(ref _spoolReplayedBytes, next - spool.ReadPosition);
             spool.Commit(next);
             Interlocked.Add(ref _chunksReplayed, replayed);
             Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
@@ -439,12 +534,31 @@ public sealed class StoreWriter : BackgroundService
         {
             spool.Delete();
             _spool = null;
+            Interlocked.Exchange(ref _spoolOldestTicks, 0);
             Interlocked.Exchange(ref _spoolPendingBytes, 0);
             _logger.LogInformation("Spool replayed into the database and deleted ({Chunks} chunks so far)", ChunksReplayed);
+            await SettleAsync();
+            return false;
+        }
+        return progressed;
+    }
+
+    // A row marked stopped while its chunks waited in the spool (a crash's orphan sweep) counted
+    // only what was stored then: recount it now that everything is in.
+    private async Task SettleAsync()
+    {
+        try
+        {
+            await _store.SettleSampleCountsAsync([.. _replayedMeasurements], CancellationToken.None);
+            _replayedMeasurements.Clear();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _logger.LogWarning(ex, "Recounting {Count} measurement(s) after the spool replay failed; the next replay tries again", _replayedMeasurements.Count);
         }
     }
 
-    private readonly record struct Item(SampleBlock? Block, Guid FlushId, TaskCompletionSource? Done, MeasurementInfo? Update);
+    private readonly record struct Item(SampleBlock? Block, Guid FlushId, TaskCompletionSource? Done, MeasurementInfo? Update, long Ticket);
 
     private sealed class ChunkBuilder(Guid measurementId, int minSamples)
     {

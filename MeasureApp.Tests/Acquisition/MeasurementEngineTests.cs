@@ -365,7 +365,7 @@ public sealed class MeasurementEngineTests
         h.Store.BeforeCreate = null;
         var next = await h.Engine.StartAsync(Alice, limits, Request(), CancellationToken.None);
 
-        Assert.Equal("The database is not reachable; the measurement was not started.", refused.Error);
+        Assert.Equal("The database is unavailable; the measurement was not started.", refused.Error);
         Assert.True(next.Succeeded, next.Error);
     }
 

@@ -1,6 +1,7 @@
 using MeasureApp.Acquisition.Devices;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace MeasureApp.Tests.Infrastructure;
@@ -50,6 +51,23 @@ public sealed class AppFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+        // The shipped appsettings.json has a Network device on the fixed ports 5700: tests run many apps
+        // at once, so every configured device listens on free ports unless the test chose its own.
+        builder.ConfigureAppConfiguration((_, config) =>
+        {
+            var ports = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var device in config.Build().GetSection("Acquisition:Devices").GetChildren())
+            {
+                foreach (var key in new[] { $"{device.Path}:TcpPort", $"{device.Path}:UdpPort" })
+                {
+                    if (!_settings.ContainsKey(key))
+                    {
+                        ports[key] = "0";
+                    }
+                }
+            }
+            config.AddInMemoryCollection(ports);
+        });
     }
 
     protected override void Dispose(bool disposing)

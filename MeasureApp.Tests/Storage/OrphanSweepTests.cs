@@ -1,4 +1,6 @@
+using MeasureApp.Acquisition.Devices;
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using MeasureApp.Relay;
 using MeasureApp.Storage;
@@ -92,6 +94,48 @@ public abstract class OrphanSweepTests(StoreFixture fixture)
         var kept = await RowOf(done);
         Assert.Equal(StopReason.User, kept.StopReason);
         Assert.Equal(3000, kept.SampleCount);
+    }
+
+    [Fact]
+    public async Task ACrashWhileTheSpoolHeldChunksEndsWithTheRowCountingEverySampleOnceTheSpoolIsReplayed()
+    {
+        // The crash left chunks 0-1 in the database and chunks 2-4 in the spool (the database was
+        // away when they were cut); the row still says Running.
+        var signal = new KnownSignal(Guid.NewGuid(), 2, [400, 400, 500, 500, 500], (c, i) => c - i * 0.25f);
+        await fixture.Store.CreateMeasurementAsync(KnownSignal.Info(signal.MeasurementId, 2, startedAt: LongAgo), CancellationToken.None);
+        await fixture.Store.WriteChunksAsync(signal.Chunks.Take(2).ToList(), CancellationToken.None);
+        var spoolDirectory = Path.Combine(Path.GetTempPath(), "measureapp-settle-tests", Guid.NewGuid().ToString("N"));
+        using (var spool = SpoolFile.Open(Path.Combine(spoolDirectory, SpoolFile.FileName)))
+        {
+            foreach (var chunk in signal.Chunks.Skip(2))
+            {
+                spool.Append(chunk);
+            }
+        }
+        var services = fixture.Factory.Services;
+        var initializer = new DatabaseInitializer(services, services.GetRequiredService<DatabaseSettings>(), services.GetRequiredService<IOptions<AdminOptions>>(), NullLogger<DatabaseInitializer>.Instance);
+        using var writer = new StoreWriter(fixture.Store, Options.Create(new AcquisitionOptions()), Options.Create(new SpoolOptions { Directory = spoolDirectory }),
+            TimeProvider.System, NullLogger<StoreWriter>.Instance);
+        try
+        {
+            // The next start: the sweep finds the row before the writer has replayed the spool.
+            await initializer.StartAsync(CancellationToken.None);
+            Assert.Equal(800, (await RowOf(signal.MeasurementId)).SampleCount);
+            await writer.StartAsync(CancellationToken.None);
+            await Eventually.TrueAsync(() => !File.Exists(writer.SpoolPath), "the leftover spool is replayed and deleted");
+
+            await Eventually.TrueAsync(async () => (await RowOf(signal.MeasurementId)).SampleCount == signal.Length, "the row counts the replayed samples too");
+            var row = await RowOf(signal.MeasurementId);
+            Assert.Equal(MeasurementState.Stopped, row.State);
+            Assert.Equal(LongAgo + TimeSpan.FromSeconds(signal.Length / 1000.0), row.StoppedAt!.Value, TimeSpan.FromMilliseconds(1));
+            await using var db = await fixture.Contexts.CreateDbContextAsync();
+            Assert.Equal(signal.Length, await db.Set<SampleChunkRecord>().Where(c => c.MeasurementId == signal.MeasurementId).SumAsync(c => (long)c.SampleCount));
+        }
+        finally
+        {
+            await writer.StopAsync(CancellationToken.None);
+            Directory.Delete(spoolDirectory, recursive: true);
+        }
     }
 
     private async Task<Guid> OrphanWithChunksAsync(params int[] chunkSizes)

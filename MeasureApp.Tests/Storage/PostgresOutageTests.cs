@@ -65,22 +65,7 @@ public sealed class PostgresOutageTests : IAsyncLifetime
 
         await Eventually.TrueAsync(() => writer.SpoolPendingBytes == 0 && !File.Exists(writer.SpoolPath), "the spool is replayed after the restart");
         Assert.True(await engine.StopAsync(id, user, CancellationToken.None));
-        await Eventually.TrueAsync(async () =>
-        {
-            await using var db = await contexts.CreateDbContextAsync();
-            return (await db.Measurements.AsNoTracking().SingleAsync(m => m.Id == id)).State == MeasurementState.Stopped;
-        }, "the final metadata is stored");
-
-        await using var check = await contexts.CreateDbContextAsync();
-        var record = await check.Measurements.AsNoTracking().SingleAsync(m => m.Id == id);
-        var chunks = await check.Set<SampleChunkRecord>().AsNoTracking().Where(c => c.MeasurementId == id).OrderBy(c => c.Sequence)
-            .Select(c => new { c.Sequence, c.FirstSampleIndex, c.SampleCount }).ToListAsync();
-        Assert.Equal(Enumerable.Range(0, chunks.Count).Select(i => (long)i), chunks.Select(c => c.Sequence));
-        for (var i = 1; i < chunks.Count; i++)
-        {
-            Assert.Equal(chunks[i - 1].FirstSampleIndex + chunks[i - 1].SampleCount, chunks[i].FirstSampleIndex);
-        }
-        Assert.Equal(record.SampleCount, chunks.Sum(c => (long)c.SampleCount));
+        var record = await StoredMeasurement.AssertStoppedWithoutGapsAsync(contexts, id);
         Assert.True(record.SampleCount >= 20_000 * (long)Outage.TotalSeconds, $"only {record.SampleCount} samples were acquired");
         Assert.True(writer.ChunksSpooled >= 100);
         Assert.Equal(writer.ChunksSpooled, writer.ChunksReplayed);

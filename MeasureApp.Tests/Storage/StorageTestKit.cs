@@ -187,3 +187,33 @@ internal sealed class SwitchableStore : ISampleStore
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Checks on a measurement as the database holds it after a fault.</summary>
+internal static class StoredMeasurement
+{
+    /// <summary>
+    /// Waits until the row is Stopped, then asserts its chunks run 0, 1, 2, … without gaps or
+    /// overlaps and that the row counts exactly their samples; returns the row.
+    /// </summary>
+    public static async Task<MeasureApp.Data.MeasurementRecord> AssertStoppedWithoutGapsAsync(Microsoft.EntityFrameworkCore.IDbContextFactory<MeasureApp.Data.AppDbContext> contexts, Guid id)
+    {
+        await Eventually.TrueAsync(async () =>
+        {
+            await using var db = await contexts.CreateDbContextAsync();
+            return (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.SingleAsync(db.Measurements, m => m.Id == id)).State == MeasurementState.Stopped;
+        }, "the final metadata is stored");
+        await using var check = await contexts.CreateDbContextAsync();
+        var record = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.SingleAsync(
+            Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AsNoTracking(check.Measurements), m => m.Id == id);
+        var chunks = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(
+            check.Set<MeasureApp.Data.SampleChunkRecord>().Where(c => c.MeasurementId == id).OrderBy(c => c.Sequence)
+            .Select(c => new { c.Sequence, c.FirstSampleIndex, c.SampleCount }));
+        Assert.Equal(Enumerable.Range(0, chunks.Count).Select(i => (long)i), chunks.Select(c => c.Sequence));
+        for (var i = 1; i < chunks.Count; i++)
+        {
+            Assert.Equal(chunks[i - 1].FirstSampleIndex + chunks[i - 1].SampleCount, chunks[i].FirstSampleIndex);
+        }
+        Assert.Equal(record.SampleCount, chunks.Sum(c => (long)c.SampleCount));
+        return record;
+    }
+}

@@ -7,6 +7,7 @@ using MeasureApp.History;
 using MeasureApp.Identity;
 using MeasureApp.Limits;
 using MeasureApp.Relay;
+using MeasureApp.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -40,7 +41,8 @@ public static class MeasurementEndpoints
         return app;
     }
 
-    private static async ValueTask<object?> RequireJsonOnPost(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Endpoint filter: a POST without <c>Content-Type: application/json</c> gets 415 (see the CSRF remark above).</summary>
+    internal static async ValueTask<object?> RequireJsonOnPost(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var request = context.HttpContext.Request;
         if (HttpMethods.IsPost(request.Method) && !request.HasJsonContentType())
@@ -61,15 +63,26 @@ public static class MeasurementEndpoints
         {
             return Problem(StatusCodes.Status400BadRequest, "Bad query", "page must be 0 or more and pageSize between 1 and 200.");
         }
-        var result = await catalog.ListAsync(me, new MeasurementQuery
+        MeasurementPage result;
+        try
         {
-            Page = page ?? 0,
-            PageSize = pageSize ?? 25,
-            SortBy = sort,
-            Descending = descending ?? true,
-            Search = search,
-            OwnerId = owner,
-        }, http.RequestAborted);
+            result = await catalog.ListAsync(me, new MeasurementQuery
+            {
+                Page = page ?? 0,
+                PageSize = pageSize ?? 25,
+                SortBy = sort,
+                Descending = descending ?? true,
+                Search = search,
+                OwnerId = owner,
+            }, http.RequestAborted);
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
+        {
+            // The database is away: what runs here is still known (from memory), the rest is not.
+            http.Response.Headers.Warning = $"199 - \"{DatabaseOutage.Message} Only running measurements are listed.\"";
+            var running = engine.GetRunning(me);
+            return TypedResults.Ok(new MeasurementListResource([.. running.Select(MeasurementResource.From)], running.Count));
+        }
         return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => MeasurementResource.From(r, engine.Find(r.Id, me)))], result.Total));
     }
 
@@ -77,7 +90,16 @@ public static class MeasurementEndpoints
         Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine)
     {
         var me = Me(http);
-        return await catalog.FindAsync(me, id, http.RequestAborted) is { } record
+        MeasurementRecord? record;
+        try
+        {
+            record = await catalog.FindAsync(me, id, http.RequestAborted);
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex) && engine.Find(id, me) is { } live)
+        {
+            return TypedResults.Ok(MeasurementResource.From(live));
+        }
+        return record is not null
             ? TypedResults.Ok(MeasurementResource.From(record, engine.Find(id, me)))
             : NotFound();
     }
@@ -111,6 +133,10 @@ public static class MeasurementEndpoints
         };
         var userLimits = await limits.GetAsync(me.UserId, http.RequestAborted);
         var result = await engine.StartAsync(me, userLimits, request, http.RequestAborted);
+        if (result.Error == MeasurementEngine.DatabaseUnavailable)
+        {
+            return Problem(StatusCodes.Status503ServiceUnavailable, "The database is unavailable", result.Error);
+        }
         // The engine refuses with a sentence that states the numbers ("You are running 4 of 4 allowed
         // measurements."); the request itself was well-formed, so it is a conflict with the user's limits.
         return result.Measurement is { } started
@@ -124,8 +150,18 @@ public static class MeasurementEndpoints
     {
         var me = Me(http);
         var ct = http.RequestAborted;
+        var live = engine.Find(id, me);
         var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct);
-        var record = await catalog.FindAsync(me, id, ct);
+        MeasurementRecord? record;
+        try
+        {
+            record = await catalog.FindAsync(me, id, ct);
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex) && outcome == StopOutcome.Stopped && live is not null)
+        {
+            // Stopped here; its final save waits in the spool until the database is back.
+            return TypedResults.Ok(MeasurementResource.From(live with { State = MeasurementState.Stopped, StopReason = live.OwnerId == me.UserId ? StopReason.User : StopReason.Admin }));
+        }
         if (record is null)
         {
             return NotFound();
@@ -190,7 +226,7 @@ public static class MeasurementEndpoints
     }
 
     // RequireAuthorization has run: an anonymous caller got 401 before reaching a handler.
-    private static Requester Me(HttpContext http) =>
+    internal static Requester Me(HttpContext http) =>
         CurrentUser.FromPrincipal(http.User) ?? throw new InvalidOperationException("The endpoint requires an authenticated user.");
 
     private static ProblemHttpResult NotFound() =>

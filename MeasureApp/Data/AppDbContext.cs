@@ -67,6 +67,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<UserLimitsRecord> UserLimits => Set<UserLimitsRecord>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<MeasureApp.Devices.DeviceRecord> Devices => Set<MeasureApp.Devices.DeviceRecord>();
+    public DbSet<MeasureApp.Collectors.CollectorTokenRecord> CollectorTokens => Set<MeasureApp.Collectors.CollectorTokenRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -89,6 +90,18 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.ToTable("presence_snapshots");
             e.HasKey(p => p.Id);
             e.HasIndex(p => p.At);
+        });
+        // Collector tokens (Collectors/CollectorTokenStore.cs): looked up by hash; a user's tokens go with the user.
+        builder.Entity<MeasureApp.Collectors.CollectorTokenRecord>(e =>
+        {
+            e.ToTable("collector_tokens");
+            e.HasKey(t => t.Id);
+            e.Property(t => t.UserId).HasMaxLength(450);
+            e.Property(t => t.Name).HasMaxLength(MeasureApp.Collectors.CollectorTokenStore.MaxNameLength);
+            e.Property(t => t.Hash).HasMaxLength(32);
+            e.HasIndex(t => t.Hash).IsUnique();
+            e.HasIndex(t => t.UserId);
+            e.HasOne<AppUser>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
         });
         builder.Entity<UserLimitsRecord>(e =>
         {

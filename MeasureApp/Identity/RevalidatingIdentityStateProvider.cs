@@ -24,7 +24,15 @@ internal sealed class RevalidatingIdentityStateProvider(
     {
         await using var scope = scopeFactory.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        return await IsStillValidAsync(users, identityOptions.Value, authenticationState.User);
+        try
+        {
+            return await IsStillValidAsync(users, identityOptions.Value, authenticationState.User);
+        }
+        catch (Exception ex) when (MeasureApp.Storage.DatabaseOutage.IsOutage(ex))
+        {
+            // The base class would log the tab out on an exception; an outage is no reason to. Checked again next round.
+            return true;
+        }
     }
 
     /// <summary>True while the principal still matches the stored user (stamp, lock, roles).</summary>

@@ -51,6 +51,11 @@ public sealed class MetricsExporter
     private readonly Gauge _runningMeasurements;
     private readonly Gauge _storeQueueBytes;
     private readonly Counter _storeChunksWritten;
+    private readonly Gauge _spoolBytes;
+    private readonly Gauge _spoolAge;
+    private readonly Counter _spoolChunks;
+    private readonly Counter _spoolReplayedChunks;
+    private readonly Counter _spoolReplayedBytes;
     private readonly Counter _userSamples;
     private readonly Counter _userBrowserBytes;
     private readonly Counter _userDroppedFrames;
@@ -76,6 +81,11 @@ public sealed class MetricsExporter
         _runningMeasurements = factory.CreateGauge("measureapp_running_measurements", "Measurements running now.");
         _storeQueueBytes = factory.CreateGauge("measureapp_store_queue_bytes", "Sample bytes queued for the store writer.");
         _storeChunksWritten = factory.CreateCounter("measureapp_store_chunks_written_total", "Sample chunks written to the store.");
+        _spoolBytes = factory.CreateGauge("measureapp_store_spool_bytes", "Bytes waiting in the spool for the database (0: nothing spooled).");
+        _spoolAge = factory.CreateGauge("measureapp_store_spool_age_seconds", "Age of the oldest data waiting in the spool (0: nothing spooled).");
+        _spoolChunks = factory.CreateCounter("measureapp_store_chunks_spooled_total", "Sample chunks written to the spool because the database did not take them.");
+        _spoolReplayedChunks = factory.CreateCounter("measureapp_store_chunks_replayed_total", "Spooled chunks replayed into the database.");
+        _spoolReplayedBytes = factory.CreateCounter("measureapp_store_spool_replayed_bytes_total", "Spool bytes replayed into the database; rate() of it is the replay rate.");
         _userSamples = factory.CreateCounter("measureapp_user_samples_total", "Samples per channel acquired by the user's measurements.", UserLabel);
         _userBrowserBytes = factory.CreateCounter("measureapp_user_browser_bytes_total", "Estimated bytes sent to the user's browser tabs.", UserLabel);
         _userDroppedFrames = factory.CreateCounter("measureapp_user_dropped_frames_total", "Live frames dropped because the user's tabs were too slow.", UserLabel);
@@ -99,6 +109,11 @@ public sealed class MetricsExporter
         _openTabs.Set(presence.OpenTabs);
         _storeQueueBytes.Set(_storeWriter.QueuedBytes);
         _storeChunksWritten.IncTo(_storeWriter.ChunksWritten);
+        _spoolBytes.Set(_storeWriter.SpoolPendingBytes);
+        _spoolAge.Set(_storeWriter.SpoolOldest is { } oldest ? Math.Max(0, (DateTimeOffset.UtcNow - oldest).TotalSeconds) : 0);
+        _spoolChunks.IncTo(_storeWriter.ChunksSpooled);
+        _spoolReplayedChunks.IncTo(_storeWriter.ChunksReplayed);
+        _spoolReplayedBytes.IncTo(_storeWriter.SpoolReplayedBytes);
 
         var running = 0;
         foreach (var usage in _accountant.Snapshot())

@@ -24,6 +24,9 @@ public sealed record DatabaseSettings(bool IsPostgres, string ConnectionString, 
             {
                 DataSource = Path.Combine(dataDirectory, "measureapp.db"),
                 Pooling = true,
+                // Busy timeout: a file locked by another process fails a write after 3 s (not 30), so
+                // the store writer spools within seconds and a shutdown finishes inside the host's 30 s.
+                DefaultTimeout = 3,
             };
             return new DatabaseSettings(false, sqlite.ConnectionString, dataDirectory);
         }

@@ -50,6 +50,37 @@ public sealed class DbSampleStore(IDbContextFactory<AppDbContext> contexts) : IS
     }
 
     /// <inheritdoc />
+    public async Task SettleSampleCountsAsync(IReadOnlyCollection<Guid> measurementIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(measurementIds);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        foreach (var id in measurementIds)
+        {
+            var row = await db.Measurements.AsNoTracking().SingleOrDefaultAsync(m => m.Id == id, cancellationToken);
+            if (row is null || row.State != MeasurementState.Stopped)
+            {
+                // Still running (its final save follows in the spool), or deleted meanwhile.
+                continue;
+            }
+            var samples = await db.Set<SampleChunkRecord>().Where(c => c.MeasurementId == id).SumAsync(c => (long)c.SampleCount, cancellationToken);
+            if (samples <= row.SampleCount)
+            {
+                continue;
+            }
+            // An orphan's stop time was derived from its count; derive it again from the full count.
+            var stoppedAt = row.StoppedAt;
+            if (row.StopDetail == OrphanedMeasurements.Detail && row.SampleRate > 0 && stoppedAt is { } at)
+            {
+                var lastSample = row.StartedAt + TimeSpan.FromSeconds(samples / row.SampleRate);
+                stoppedAt = lastSample > at ? lastSample : at;
+            }
+            await db.Measurements.Where(m => m.Id == id && m.SampleCount < samples).ExecuteUpdateAsync(s => s
+                .SetProperty(m => m.SampleCount, samples)
+                .SetProperty(m => m.StoppedAt, stoppedAt), cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
     public async Task WriteChunksAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chunks);

@@ -12,7 +12,7 @@ public static class StorageServiceExtensions
     public static IServiceCollection AddSampleStorage(this IServiceCollection services, DatabaseSettings database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        services.AddOptions<SpoolOptions>().Configure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"));
+        services.AddOptions<SpoolOptions>().BindConfiguration("Storage:Spool").Configure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"));
         services.AddHostedService<RetentionPurgeService>();
         return services;
     }

@@ -6,7 +6,8 @@ using MeasureApp.Acquisition.Devices.Network;
 // A reference collector for MeasureApp's Network device (docs/network-protocol.md).
 //   dotnet run --project scripts/collector -- --host 127.0.0.1 --port 5700 --token <64 hex> \
 //       --measurement <guid> --rate 1000 --channels 2 --seconds 10 [--udp] [--csv file.csv] [--fast]
-// Exit codes: 0 sent and no error came back, 1 the server reported errors, 2 bad arguments or refused token.
+// Without --token the token is read from the environment variable MEASUREAPP_TOKEN; --seconds 0 runs until Ctrl+C.
+// Exit codes: 0 sent and no error came back, 1 the server reported errors, 2 bad arguments or refused (or revoked) token.
 
 Options options;
 try
@@ -44,8 +45,8 @@ internal sealed record Options(string Host, int Port, byte[] Token, Guid Measure
     bool Udp, string? CsvPath, bool Fast, int FrameMilliseconds, bool RateGiven)
 {
     public const string Usage =
-        "usage: --token <64 hex digits> --measurement <guid> [--host 127.0.0.1] [--port 5700] [--rate 1000] [--channels 1] " +
-        "[--seconds 10] [--udp] [--csv file.csv] [--fast] [--frame-ms 10]";
+        "usage: --measurement <guid> [--token <64 hex digits>, default $MEASUREAPP_TOKEN] [--host 127.0.0.1] [--port 5700] " +
+        "[--rate 1000] [--channels 1] [--seconds 10, 0 = until Ctrl+C] [--udp] [--csv file.csv] [--fast] [--frame-ms 10]";
 
     public static Options Parse(string[] args)
     {
@@ -72,9 +73,13 @@ internal sealed record Options(string Host, int Port, byte[] Token, Guid Measure
             double.TryParse(Get(key, fallback), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)
                 ? d : throw new FormatException($"{key} needs a number.");
 
-        if (!values.TryGetValue("--token", out var tokenHex) || tokenHex.Length != 64)
+        if (!values.TryGetValue("--token", out var tokenHex))
         {
-            throw new FormatException("--token needs the 64 hex digits shown when the token was issued.");
+            tokenHex = Environment.GetEnvironmentVariable("MEASUREAPP_TOKEN") ?? "";
+        }
+        if (tokenHex.Length != 64)
+        {
+            throw new FormatException("--token (or MEASUREAPP_TOKEN) needs the 64 hex digits shown when the token was created on the Collectors page.");
         }
         byte[] token;
         try
@@ -123,7 +128,7 @@ internal interface ISampleSource : IDisposable
 /// <summary>Channel c: sine of (c + 1) Hz, amplitude 1, for the requested number of seconds.</summary>
 internal sealed class SineSource(Options options) : ISampleSource
 {
-    private readonly long _total = (long)(options.Seconds * options.Rate);
+    private readonly long _total = options.Seconds > 0 ? (long)(options.Seconds * options.Rate) : long.MaxValue;
     private long _index;
 
     public int Channels => options.Channels;
@@ -256,6 +261,9 @@ internal static class Sender
         Console.WriteLine($"Connected to {options.Host}:{options.Port}; server accepts frames up to {w.MaxFrameBytes} bytes.");
 
         var errors = 0;
+        var refused = false;
+        // The server ends the connection after AUTH_FAILED (a token revoked while we send): stop sending then.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var replies = Task.Run(async () =>
         {
             while (await reader.NextAsync(CancellationToken.None) is { } reply)
@@ -264,6 +272,12 @@ internal static class Sender
                 {
                     Interlocked.Increment(ref errors);
                     Console.Error.WriteLine($"Server: {reply.Describe()}");
+                    if (reply.Code is NetworkErrorCode.AuthFailed or NetworkErrorCode.Timeout or NetworkErrorCode.Unavailable)
+                    {
+                        refused = reply.Code == NetworkErrorCode.AuthFailed;
+                        await stop.CancelAsync();
+                        return;
+                    }
                 }
                 else if (reply.Type == FrameType.Bye)
                 {
@@ -273,8 +287,24 @@ internal static class Sender
         }, CancellationToken.None);
 
         var maxSamples = MaxSamples(Math.Min(w.MaxFrameBytes, 1024 * 1024), source.Channels, withToken: false);
-        var (frames, samples) = await PumpAsync(options, source, maxSamples, withToken: false,
-            frame => stream.WriteAsync(frame, ct), ct);
+        long frames, samples;
+        try
+        {
+            (frames, samples) = await PumpAsync(options, source, maxSamples, withToken: false,
+                frame => stream.WriteAsync(frame, stop.Token), stop.Token);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The server closed the connection; the reply reader says why.
+            await replies.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            Console.Error.WriteLine(refused ? "The server refused the token (revoked?); stopped." : "The server closed the connection; stopped.");
+            return refused ? 2 : 1;
+        }
+        if (stop.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            Console.Error.WriteLine(refused ? "The server refused the token (revoked?); stopped." : "The server closed the connection; stopped.");
+            return refused ? 2 : 1;
+        }
 
         n = FrameEncoder.WriteBye(control);
         await stream.WriteAsync(control.AsMemory(0, n), CancellationToken.None);

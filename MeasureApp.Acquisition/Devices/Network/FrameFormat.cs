@@ -29,6 +29,12 @@ public static class FrameFormat
     /// <summary>Longest collector name in a HELLO payload, in UTF-8 bytes.</summary>
     public const int MaxCollectorNameBytes = 64;
 
+    /// <summary>
+    /// Longest HELLO a receiver must accept: the longest header, the token, the longest name and the
+    /// frame CRC. Before authentication nothing longer is read.
+    /// </summary>
+    public const int MaxHelloFrameLength = MaxHeaderLength + TokenLength + MaxCollectorNameBytes + TrailerLength;
+
     /// <summary>Longest message in an ERROR payload, in UTF-8 bytes.</summary>
     public const int MaxErrorMessageBytes = 256;
 
@@ -197,6 +203,8 @@ public static class NetworkFaultKinds
     public const string NotFound = "not-found";
     /// <summary>A frame type that is not accepted at this point, or on this transport.</summary>
     public const string Unexpected = "unexpected";
-    /// <summary>A connection refused because the listener is at its connection limit.</summary>
+    /// <summary>A connection refused because the listener is at its connection limit (or the per-address limit before authentication).</summary>
     public const string ConnectionLimit = "connection-limit";
+    /// <summary>An authentication attempt delayed or dropped because its address failed repeatedly.</summary>
+    public const string AuthThrottled = "auth-throttled";
 }

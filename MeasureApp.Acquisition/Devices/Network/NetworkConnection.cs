@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
@@ -15,7 +16,6 @@ namespace MeasureApp.Acquisition.Devices.Network;
 internal sealed class NetworkConnection
 {
     private const int InitialBufferBytes = 64 * 1024;
-    private static readonly TimeSpan TokenRecheck = TimeSpan.FromMinutes(1);
 
     private readonly NetworkListener _listener;
     private readonly Socket _socket;
@@ -29,23 +29,28 @@ internal sealed class NetworkConnection
     });
     private readonly byte[] _token = new byte[FrameFormat.TokenLength];
     private readonly string _remote;
+    private readonly IPAddress _address;
+    private readonly long _acceptedAt;
+    private int _preAuth = 1;
     private long _lastActivity;
     private long _resolvedAt;
-    private string? _userId;
+    private volatile string? _userId;
     private string? _collectorName;
     private NetworkRoute? _lastRoute;
     private int _closing;
     private bool _byeRequested;
     private bool _resyncing;
 
-    public NetworkConnection(NetworkListener listener, Socket socket, CancellationToken stopping)
+    /// <param name="address">The peer's address; the listener has counted this connection against its pre-authentication share.</param>
+    public NetworkConnection(NetworkListener listener, Socket socket, IPAddress address, CancellationToken stopping)
     {
+        _address = address;
         _listener = listener;
         _socket = socket;
         _read = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _write = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _remote = socket.RemoteEndPoint?.ToString() ?? "?";
-        _lastActivity = listener.Time.GetTimestamp();
+        _lastActivity = _acceptedAt = listener.Time.GetTimestamp();
     }
 
     public Task Completion { get; private set; } = Task.CompletedTask;
@@ -70,16 +75,24 @@ internal sealed class NetworkConnection
     /// <summary>
     /// Called by the sweep: after the idle timeout the read side stops with a TIMEOUT error; if even the
     /// reply cannot be sent within another timeout (the peer reads nothing), the socket is dropped.
+    /// Before authentication the clock runs from the connect, not from the last byte: whatever an
+    /// anonymous peer sends, it has <see cref="NetworkListener.AuthTimeout"/> to get a HELLO accepted.
     /// </summary>
     public void CheckIdle()
     {
-        if (_listener.Time.GetElapsedTime(Volatile.Read(ref _lastActivity)) < _listener.IdleTimeout)
+        var authenticated = _userId is not null;
+        var closing = Volatile.Read(ref _closing) != 0;
+        var limit = authenticated ? _listener.IdleTimeout : _listener.AuthTimeout;
+        var since = authenticated || closing ? Volatile.Read(ref _lastActivity) : _acceptedAt;
+        if (_listener.Time.GetElapsedTime(since) < limit)
         {
             return;
         }
         if (Interlocked.CompareExchange(ref _closing, 1, 0) == 0)
         {
-            _listener.Fault(_lastRoute, NetworkFaultKinds.Timeout, $"Collector {_remote} sent nothing for {_listener.IdleTimeout.TotalSeconds:0} s; closed.");
+            _listener.Fault(_lastRoute, NetworkFaultKinds.Timeout, authenticated
+                ? $"Collector {_remote} sent nothing for {_listener.IdleTimeout.TotalSeconds:0} s; closed."
+                : $"Collector {_remote} did not authenticate within {_listener.AuthTimeout.TotalSeconds:0} s; closed.");
             _replies.Writer.TryWrite(new Reply(FrameType.Error, NetworkErrorCode.Timeout, Guid.Empty, 0));
             Volatile.Write(ref _lastActivity, _listener.Time.GetTimestamp());
             Cancel(_read);
@@ -144,6 +157,7 @@ internal sealed class NetworkConnection
             // Already reset by the peer.
         }
         _socket.Dispose();
+        LeavePreAuth();
         _listener.Closed(this);
         _read.Dispose();
         _write.Dispose();
@@ -163,6 +177,11 @@ internal sealed class NetworkConnection
         {
             while (true)
             {
+                // Before anything new is processed: a revoked token delivers nothing more.
+                if (_userId is not null && _listener.Time.GetElapsedTime(_resolvedAt) > _listener.TokenRecheck && !await RecheckAsync(ct))
+                {
+                    return;
+                }
                 var step = Process(buffer, ref start, end, out var needed);
                 if (step == Step.Close)
                 {
@@ -175,10 +194,6 @@ internal sealed class NetworkConnection
                         return;
                     }
                     continue;
-                }
-                if (_userId is not null && _listener.Time.GetElapsedTime(_resolvedAt) > TokenRecheck && !await RecheckAsync(ct))
-                {
-                    return;
                 }
 
                 if (start == end)
@@ -248,7 +263,7 @@ internal sealed class NetworkConnection
         {
             var input = buffer.AsSpan(start, end - start);
             // Until a HELLO is accepted only a HELLO-sized frame is read: an anonymous peer cannot make us hold a megabyte.
-            var limit = _userId is null ? FrameEncoder.MaxControlFrameLength : _listener.Device.MaxFrameBytes;
+            var limit = _userId is null ? FrameFormat.MaxHelloFrameLength : _listener.Device.MaxFrameBytes;
             var status = FrameParser.Parse(input, limit, out var frame, out var length);
             if (status == FrameStatus.Incomplete)
             {
@@ -283,8 +298,9 @@ internal sealed class NetworkConnection
                     frame.Token.CopyTo(_token);
                     _collectorName = Encoding.UTF8.GetString(frame.CollectorName);
                     return Step.Authenticate;
-                case FrameType.Data when _userId is null:
-                    _listener.Fault(null, NetworkFaultKinds.Auth, $"Collector {_remote} sent DATA before HELLO.");
+                case not FrameType.Hello when _userId is null:
+                    // Before the HELLO nothing else is answered (not even a HEARTBEAT): the first other frame ends the connection.
+                    _listener.Fault(null, NetworkFaultKinds.Auth, $"Collector {_remote} sent {frame.Type} before HELLO.");
                     Send(NetworkErrorCode.AuthRequired, frame.MeasurementId, frame.Sequence);
                     return Step.Close;
                 case FrameType.Data when (frame.Flags & FrameFlags.Token) != 0:
@@ -344,6 +360,14 @@ internal sealed class NetworkConnection
         string? userId;
         try
         {
+            // An address that keeps presenting bad tokens waits before each further attempt (bounded by the auth timeout).
+            var wait = _listener.Throttle.WaitFor(_address);
+            if (wait > TimeSpan.Zero)
+            {
+                _listener.Counters.AuthThrottled();
+                _listener.Fault(null, NetworkFaultKinds.AuthThrottled, $"Collector {_remote} keeps presenting bad tokens; its HELLO waits {wait.TotalSeconds:0.##} s.");
+                await Task.Delay(wait, _listener.Time, ct);
+            }
             userId = _listener.Tokens.TryGet(_token, out var cached) ? cached : await _listener.Tokens.ResolveAsync(_token, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -358,19 +382,31 @@ internal sealed class NetworkConnection
         }
         if (userId is null)
         {
+            _listener.Counters.AuthFailed();
+            _listener.Throttle.Failed(_address);
             _listener.Fault(null, NetworkFaultKinds.Auth, $"Collector {_remote} presented an unknown or revoked token.");
             Send(NetworkErrorCode.AuthFailed, Guid.Empty, 0);
             return false;
         }
-        _userId = userId;
         _resolvedAt = _listener.Time.GetTimestamp();
+        Volatile.Write(ref _lastActivity, _resolvedAt);
+        _userId = userId;
+        LeavePreAuth();
         _replies.Writer.TryWrite(new Reply(FrameType.Welcome, 0, Guid.Empty, 0));
         _listener.Logger.LogInformation("Collector {Collector} ({Remote}) authenticated as user {User} on device {Device}",
             _collectorName, _remote, userId, _listener.Device.Id);
         return true;
     }
 
-    /// <summary>Revocation reaches open connections within a minute (plus the cache's half minute).</summary>
+    private void LeavePreAuth()
+    {
+        if (Interlocked.Exchange(ref _preAuth, 0) == 1)
+        {
+            _listener.LeavePreAuth(_address);
+        }
+    }
+
+    /// <summary>Revocation reaches open connections within the re-check interval (plus as much again from the token cache).</summary>
     private async ValueTask<bool> RecheckAsync(CancellationToken ct)
     {
         _resolvedAt = _listener.Time.GetTimestamp();

@@ -30,6 +30,18 @@ public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IO
     public IAsyncDisposable Start(DeviceOptions device, MeasurementInfo measurement, IBlockSink sink) =>
         ListenerFor(device).Register(measurement, sink);
 
+    /// <summary>The listeners opened so far, one per Network device (for metrics and the Live page's feed hints).</summary>
+    public IReadOnlyList<NetworkListener> Listeners
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _listeners.Values];
+            }
+        }
+    }
+
     /// <summary>The listener of a Network device, started on first use.</summary>
     public NetworkListener ListenerFor(DeviceOptions device)
     {

@@ -21,6 +21,7 @@ public sealed class NetworkListener : IAsyncDisposable
     private const int UdpBufferBytes = 64 * 1024;
     private readonly ConcurrentDictionary<Guid, NetworkRoute> _routes = new();
     private readonly ConcurrentDictionary<NetworkConnection, byte> _connections = new();
+    private readonly Dictionary<IPAddress, int> _preAuth = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private Socket? _tcp;
@@ -38,10 +39,16 @@ public sealed class NetworkListener : IAsyncDisposable
         Device = device;
         Time = time;
         _logger = logger;
-        Tokens = new TokenCache(tokens, time);
+        TokenRecheck = TimeSpan.FromSeconds(device.TokenRecheckSeconds);
+        Tokens = new TokenCache(tokens, time, TokenRecheck);
         Burst = new BurstLog(logger, time, device.Id);
+        Throttle = new AuthThrottle(time);
         IdleTimeout = TimeSpan.FromSeconds(device.IdleTimeoutSeconds);
+        AuthTimeout = TimeSpan.FromSeconds(device.AuthTimeoutSeconds);
     }
+
+    /// <summary>The id of the device this listener serves.</summary>
+    public string DeviceId => Device.Id;
 
     /// <summary>The TCP endpoint actually bound (the real port when 0 was configured).</summary>
     public IPEndPoint TcpEndPoint => (IPEndPoint)(_tcp ?? throw new InvalidOperationException("The listener is not started.")).LocalEndPoint!;
@@ -61,6 +68,12 @@ public sealed class NetworkListener : IAsyncDisposable
     internal BurstLog Burst { get; }
 
     internal TimeSpan IdleTimeout { get; }
+
+    internal TimeSpan AuthTimeout { get; }
+
+    internal TimeSpan TokenRecheck { get; }
+
+    internal AuthThrottle Throttle { get; }
 
     internal ILogger Logger => _logger;
 
@@ -134,6 +147,7 @@ public sealed class NetworkListener : IAsyncDisposable
         }
         await Task.WhenAll(_acceptLoop, _udpLoop, _sweepLoop);
         await Task.WhenAll(_connections.Keys.Select(c => c.Completion));
+        Burst.Flush(all: true);
         _stop.Dispose();
     }
 
@@ -152,6 +166,43 @@ public sealed class NetworkListener : IAsyncDisposable
             route.Sink.Fault(kind, message);
         }
         Burst.Report(kind, message);
+    }
+
+    /// <summary>
+    /// Counts a connection from <paramref name="address"/> that has not authenticated yet; false (and
+    /// nothing counted) when the address already holds its share, so anonymous peers cannot take every slot.
+    /// </summary>
+    internal bool TryEnterPreAuth(IPAddress address)
+    {
+        lock (_preAuth)
+        {
+            _preAuth.TryGetValue(address, out var n);
+            if (n >= Device.MaxPreAuthConnectionsPerAddress)
+            {
+                return false;
+            }
+            _preAuth[address] = n + 1;
+            return true;
+        }
+    }
+
+    /// <summary>The connection authenticated or closed: it no longer counts against its address.</summary>
+    internal void LeavePreAuth(IPAddress address)
+    {
+        lock (_preAuth)
+        {
+            if (_preAuth.TryGetValue(address, out var n))
+            {
+                if (n <= 1)
+                {
+                    _preAuth.Remove(address);
+                }
+                else
+                {
+                    _preAuth[address] = n - 1;
+                }
+            }
+        }
     }
 
     internal void Closed(NetworkConnection connection)
@@ -189,10 +240,18 @@ public sealed class NetworkListener : IAsyncDisposable
                 RefuseAtLimit(socket);
                 continue;
             }
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            if (!TryEnterPreAuth(address))
+            {
+                Fault(null, NetworkFaultKinds.ConnectionLimit,
+                    $"{address} already has {Device.MaxPreAuthConnectionsPerAddress} connections that have not authenticated; one refused.");
+                RefuseAtLimit(socket);
+                continue;
+            }
             try
             {
                 socket.NoDelay = true;
-                var connection = new NetworkConnection(this, socket, ct);
+                var connection = new NetworkConnection(this, socket, address, ct);
                 _connections[connection] = 0;
                 Counters.Accepted();
                 connection.Start();
@@ -201,6 +260,7 @@ public sealed class NetworkListener : IAsyncDisposable
             {
                 // Reset between accept and setup.
                 Fault(null, NetworkFaultKinds.ConnectionReset, $"Connection lost while accepting: {ex.Message}");
+                LeavePreAuth(address);
                 socket.Dispose();
             }
         }
@@ -248,6 +308,7 @@ public sealed class NetworkListener : IAsyncDisposable
                 {
                     c.CheckIdle();
                 }
+                Burst.Flush();
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -290,8 +351,18 @@ public sealed class NetworkListener : IAsyncDisposable
                     {
                         continue;
                     }
-                    // The token is not cached: ask the store once, then handle the datagram again.
-                    await Tokens.ResolveAsync(token, ct);
+                    // The token is not cached: ask the store once (unless the sender keeps failing), then handle the datagram again.
+                    var sender = ((IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(from)).Address;
+                    if (Throttle.WaitFor(sender) > TimeSpan.Zero)
+                    {
+                        Counters.AuthThrottled();
+                        Fault(null, NetworkFaultKinds.AuthThrottled, $"UDP DATA from {sender}, which keeps presenting bad tokens; dropped unchecked.");
+                        continue;
+                    }
+                    if (await Tokens.ResolveAsync(token, ct) is null)
+                    {
+                        Throttle.Failed(sender);
+                    }
                     HandleDatagram(buffer.AsSpan(0, received), token);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -349,6 +420,7 @@ public sealed class NetworkListener : IAsyncDisposable
         }
         if (userId is null)
         {
+            Counters.AuthFailed();
             Fault(null, NetworkFaultKinds.Auth, "UDP DATA frame with an unknown or revoked token.");
             return true;
         }

@@ -19,6 +19,8 @@ public sealed class NetworkListenerCounters
     private long _blocks;
     private long _datagrams;
     private long _bytes;
+    private long _authFailures;
+    private long _authThrottled;
 
     /// <summary>TCP connections accepted (not counting ones refused at the connection limit).</summary>
     public long ConnectionsAccepted => Interlocked.Read(ref _accepted);
@@ -37,6 +39,12 @@ public sealed class NetworkListenerCounters
 
     /// <summary>Blocks handed to measurements.</summary>
     public long BlocksDelivered => Interlocked.Read(ref _blocks);
+
+    /// <summary>HELLOs and UDP datagrams whose token was unknown, revoked or of a locked-out user.</summary>
+    public long AuthenticationFailures => Interlocked.Read(ref _authFailures);
+
+    /// <summary>Authentication attempts delayed (TCP) or dropped unchecked (UDP) because their address kept failing.</summary>
+    public long AuthenticationsThrottled => Interlocked.Read(ref _authThrottled);
 
     /// <summary>All faults of every kind.</summary>
     public long Faults => _faults.Values.Sum(b => Interlocked.Read(ref b.Value));
@@ -64,6 +72,10 @@ public sealed class NetworkListenerCounters
 
     internal void Block() => Interlocked.Increment(ref _blocks);
 
+    internal void AuthFailed() => Interlocked.Increment(ref _authFailures);
+
+    internal void AuthThrottled() => Interlocked.Increment(ref _authThrottled);
+
     internal void Fault(string kind) => Interlocked.Increment(ref _faults.GetOrAdd(kind, _ => new StrongBox()).Value);
 
     private sealed class StrongBox
@@ -73,44 +85,142 @@ public sealed class NetworkListenerCounters
 }
 
 /// <summary>
-/// Logs a fault kind at most once per window with the number seen since the last line, so a
-/// flood of bad frames costs one log line per ten seconds, not one per frame.
+/// Logs each fault kind once per burst with the burst's true count: a burst ends after a quiet second
+/// (or, for a steady trickle, after the window), and a kind gets at most one line per window. So a
+/// flood of bad frames costs one line per ten seconds, and the counts of all lines add up to every
+/// fault seen. <see cref="Flush"/> runs on the listener's one-second sweep and when it stops.
 /// </summary>
 internal sealed class BurstLog(ILogger logger, TimeProvider time, string deviceId)
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(1);
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, (long Count, long LastLog)> _kinds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Pending> _kinds = new(StringComparer.Ordinal);
 
     public void Report(string kind, string message)
     {
-        long count;
         lock (_gate)
         {
-            _kinds.TryGetValue(kind, out var e);
-            e.Count++;
-            if (e.LastLog != 0 && time.GetElapsedTime(e.LastLog) < Window)
+            if (!_kinds.TryGetValue(kind, out var p))
             {
-                _kinds[kind] = e;
-                return;
+                _kinds[kind] = p = new Pending();
             }
-            count = e.Count;
-            _kinds[kind] = (0, Math.Max(1, time.GetTimestamp()));
+            var now = time.GetTimestamp();
+            if (p.Count == 0)
+            {
+                p.First = now;
+            }
+            p.Count++;
+            p.Last = now;
+            p.Message = message;
         }
-        logger.LogWarning("Network device {Device}: {Kind} × {Count} since the last report; latest: {Message}", deviceId, kind, count, message);
+    }
+
+    /// <summary>Writes the bursts that are over (or all pending ones when <paramref name="all"/>).</summary>
+    public void Flush(bool all = false)
+    {
+        List<(string Kind, long Count, TimeSpan Span, string Message)>? lines = null;
+        lock (_gate)
+        {
+            foreach (var (kind, p) in _kinds)
+            {
+                if (p.Count == 0)
+                {
+                    continue;
+                }
+                var windowFree = p.LastLog == 0 || time.GetElapsedTime(p.LastLog) >= Window;
+                var burstOver = time.GetElapsedTime(p.Last) >= Quiet || time.GetElapsedTime(p.First) >= Window;
+                if (all || (windowFree && burstOver))
+                {
+                    (lines ??= []).Add((kind, p.Count, time.GetElapsedTime(p.First, p.Last), p.Message));
+                    p.Count = 0;
+                    p.LastLog = Math.Max(1, time.GetTimestamp());
+                }
+            }
+        }
+        foreach (var (kind, count, span, message) in lines ?? [])
+        {
+            logger.LogWarning("Network device {Device}: {Kind} × {Count} within {Seconds:0.###} s; latest: {Message}",
+                deviceId, kind, count, span.TotalSeconds, message);
+        }
+    }
+
+    private sealed class Pending
+    {
+        public long Count;
+        public long First;
+        public long Last;
+        public long LastLog;
+        public string Message = "";
     }
 }
 
 /// <summary>
-/// Remembers what <see cref="ICollectorTokens"/> said about a token for a while, so UDP datagrams
+/// Slows down addresses that keep presenting bad tokens: after a few failures each further attempt
+/// from the address must wait (TCP) or is dropped unchecked (UDP) until a delay that doubles per
+/// failure, up to a cap, has passed. The store is then asked at most a few times a second per
+/// address, however fast a peer guesses. An address is forgiven after a minute without failures.
+/// </summary>
+internal sealed class AuthThrottle(TimeProvider time)
+{
+    private const int FreeFailures = 3;
+    private const int MaxAddresses = 10_000;
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(8);
+    private static readonly TimeSpan ForgetAfter = TimeSpan.FromMinutes(1);
+    private readonly Lock _gate = new();
+    private readonly Dictionary<System.Net.IPAddress, (int Failures, long LastFailure)> _addresses = [];
+
+    /// <summary>How long an attempt from <paramref name="address"/> has to wait now (zero: go ahead).</summary>
+    public TimeSpan WaitFor(System.Net.IPAddress address)
+    {
+        lock (_gate)
+        {
+            if (!_addresses.TryGetValue(address, out var a))
+            {
+                return TimeSpan.Zero;
+            }
+            var since = time.GetElapsedTime(a.LastFailure);
+            if (since >= ForgetAfter)
+            {
+                _addresses.Remove(address);
+                return TimeSpan.Zero;
+            }
+            var left = DelayAfter(a.Failures) - since;
+            return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>Records a bad token from <paramref name="address"/>.</summary>
+    public void Failed(System.Net.IPAddress address)
+    {
+        lock (_gate)
+        {
+            if (_addresses.Count >= MaxAddresses && !_addresses.ContainsKey(address))
+            {
+                // Bounded memory under a spoofed-source UDP flood: forget everyone rather than grow.
+                _addresses.Clear();
+            }
+            _addresses.TryGetValue(address, out var a);
+            _addresses[address] = (a.Failures + 1, time.GetTimestamp());
+        }
+    }
+
+    private static TimeSpan DelayAfter(int failures) => failures < FreeFailures
+        ? TimeSpan.Zero
+        : TimeSpan.FromTicks(Math.Min(MaxDelay.Ticks, FirstDelay.Ticks << Math.Min(failures - FreeFailures, 16)));
+}
+
+/// <summary>
+/// Remembers what <see cref="ICollectorTokens"/> said about a token for a while (a valid one for the
+/// device's token re-check interval, so a revocation is seen within it), so UDP datagrams
 /// (each carrying the token) and TCP re-checks do not query the store per frame. Keys are SHA-256
 /// hashes, so the cache neither keeps raw secrets nor compares them in variable time. Unknown tokens
 /// are remembered briefly too, so a flood of one bad token does not hammer the store.
 /// </summary>
-internal sealed class TokenCache(ICollectorTokens tokens, TimeProvider time)
+internal sealed class TokenCache(ICollectorTokens tokens, TimeProvider time, TimeSpan knownFor)
 {
     private const int MaxEntries = 4096;
-    private static readonly TimeSpan KnownFor = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<Key, Entry> _entries = new();
 
@@ -138,7 +248,7 @@ internal sealed class TokenCache(ICollectorTokens tokens, TimeProvider time)
         {
             _entries.Clear();
         }
-        var ttl = userId is null ? UnknownFor : KnownFor;
+        var ttl = userId is null ? UnknownFor : knownFor;
         _entries[Key.Of(token)] = new Entry(userId, time.GetTimestamp() + (long)(ttl.TotalSeconds * time.TimestampFrequency));
         return userId;
     }

@@ -15,7 +15,8 @@ internal static class NetworkTestKit
     /// <summary>Guards against hangs only; a passing test never waits this long.</summary>
     public static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
 
-    public static NetworkListener StartListener(ICollectorTokens tokens, TimeProvider? time = null, int idleTimeoutSeconds = 30, int maxConnections = 256)
+    public static NetworkListener StartListener(ICollectorTokens tokens, TimeProvider? time = null, int idleTimeoutSeconds = 30, int maxConnections = 256,
+        int authTimeoutSeconds = 5, int maxPreAuthPerAddress = 8, int tokenRecheckSeconds = 5, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         var device = new DeviceOptions
         {
@@ -26,8 +27,11 @@ internal static class NetworkTestKit
             UdpPort = 0,
             IdleTimeoutSeconds = idleTimeoutSeconds,
             MaxConnections = maxConnections,
+            AuthTimeoutSeconds = authTimeoutSeconds,
+            MaxPreAuthConnectionsPerAddress = maxPreAuthPerAddress,
+            TokenRecheckSeconds = tokenRecheckSeconds,
         };
-        var listener = new NetworkListener(device, tokens, time ?? TimeProvider.System, NullLogger.Instance);
+        var listener = new NetworkListener(device, tokens, time ?? TimeProvider.System, logger ?? NullLogger.Instance);
         listener.Start();
         return listener;
     }
