@@ -64,17 +64,17 @@ public abstract class DeviceCatalogTests(DatabaseProvider provider) : IAsyncLife
     [Fact]
     public async Task AnEditAppliesToTheNextStartAndInvalidSettingsAreRefusedNamingTheField()
     {
-        Assert.True((await Service.AddAsync(Admin, new DeviceOptions { Id = "net-1", Driver = "Network", TcpPort = 0, UdpPort = -1 }, CancellationToken.None)).Succeeded);
+        Assert.True((await Service.AddAsync(Admin, new DeviceOptions { Id = "net-edit", Driver = "Network", TcpPort = 0, UdpPort = -1 }, CancellationToken.None)).Succeeded);
 
-        var bad = await Service.UpdateAsync(Admin, "net-1", new DeviceOptions { Id = "net-1", Driver = "Network", TcpPort = 70000 }, CancellationToken.None);
+        var bad = await Service.UpdateAsync(Admin, "net-edit", new DeviceOptions { Id = "net-edit", Driver = "Network", TcpPort = 70000 }, CancellationToken.None);
         Assert.False(bad.Succeeded);
         var error = Assert.Single(bad.Errors);
         Assert.Equal(nameof(DeviceOptions.TcpPort), error.Field);
         Assert.Equal("TcpPort must be between 0 and 65535.", error.Message);
 
-        Assert.True((await Service.UpdateAsync(Admin, "net-1", new DeviceOptions { Id = "net-1", Name = "Renamed", Driver = "Network", TcpPort = 0, UdpPort = -1 }, CancellationToken.None)).Succeeded);
+        Assert.True((await Service.UpdateAsync(Admin, "net-edit", new DeviceOptions { Id = "net-edit", Name = "Renamed", Driver = "Network", TcpPort = 0, UdpPort = -1 }, CancellationToken.None)).Succeeded);
         var catalog = _factory.Services.GetRequiredService<IDeviceCatalog>();
-        Assert.Equal("Renamed", (await catalog.FindAsync("net-1", CancellationToken.None))!.Name);
+        Assert.Equal("Renamed", (await catalog.FindAsync("net-edit", CancellationToken.None))!.Name);
 
         var sigrok = await Service.AddAsync(Admin, new DeviceOptions { Id = "sr", Driver = "Sigrok", SigrokDriver = "demo" }, CancellationToken.None);
         Assert.Equal(nameof(DeviceOptions.Channels), Assert.Single(sigrok.Errors).Field);
