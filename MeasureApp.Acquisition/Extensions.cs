@@ -31,8 +31,9 @@ public static class AcquisitionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
 
-        // Devices
+        // Devices (the web host replaces the catalog with its database-backed one)
         services.AddSingleton<DeviceFaults>();
+        services.TryAddSingleton<IDeviceCatalog, OptionsDeviceCatalog>();
         services.AddSingleton<IDeviceDriver, SimulatedDriver>();
         services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.SharedMemory.SharedMemoryDriver>();
         services.TryAddSingleton<ICollectorTokens, InMemoryCollectorTokens>();
@@ -41,6 +42,7 @@ public static class AcquisitionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Acquisition.Devices.Network.NetworkDriver>());
         services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.Scpi.ScpiDriver>();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>, MeasureApp.Acquisition.Devices.Scpi.ScpiSettingsValidator>();
+        services.AddSingleton<IDeviceDriver, MeasureApp.Acquisition.Devices.Sigrok.SigrokDriver>();
 
         // Live fan-out and storage
         services.AddSingleton<MeasureApp.Acquisition.Accounting.ResourceAccountant>();

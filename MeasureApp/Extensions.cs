@@ -149,6 +149,11 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Collectors.CollectorMetrics>();
         services.AddSingleton<MeasureApp.Collectors.FeedCommands>();
         builder.AddAcquisition();
+        // Devices live in the database (Devices page); Acquisition:Devices seeds a fresh install.
+        services.AddSingleton<MeasureApp.Devices.DeviceCatalog>();
+        services.AddSingleton<MeasureApp.Acquisition.Devices.IDeviceCatalog>(sp => sp.GetRequiredService<MeasureApp.Devices.DeviceCatalog>());
+        services.AddHostedService(sp => sp.GetRequiredService<MeasureApp.Devices.DeviceCatalog>());
+        services.AddSingleton<MeasureApp.Devices.DeviceAdminService>();
         services.AddSingleton<LimitsService>();
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
@@ -233,6 +238,7 @@ public static class MeasureAppExtensions
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
+        MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

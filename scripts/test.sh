@@ -13,6 +13,7 @@ need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/sigrok-cli ] || need+=(sigrok-cli)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)     # the export tests install DuckDB (@duckdb/node-api) to read Parquet back
 command -v gcc >/dev/null 2>&1 || need+=(gcc)   # the native shared-memory producer test compiles docs/examples/shm_producer.c

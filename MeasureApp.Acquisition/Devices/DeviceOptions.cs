@@ -141,6 +141,19 @@ public sealed class DeviceOptions
     public int MaxBlockBytes { get; init; } = 16 * 1024 * 1024;
 
     #endregion
+
+    #region Sigrok driver
+    // Channel names for sigrok are the Name of each Channels entry (e.g. A0, A1 of the demo device), so
+    // measurements show the device's own channel names and units.
+
+    /// <summary>Sigrok driver: the libsigrok driver and its options as <c>sigrok-cli --driver</c> takes them, e.g. <c>demo</c>, <c>fx2lafw</c>, <c>uni-t-ut61e:conn=1a86.e008</c>.</summary>
+    [RegularExpression(@"^[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_]{1,32}=[^\s:]{1,128})*$", ErrorMessage = "Acquisition:Devices:N:SigrokDriver must look like driver or driver:key=value (e.g. demo, uni-t-ut61e:conn=1a86.e008).")]
+    public string? SigrokDriver { get; init; }
+
+    /// <summary>Sigrok driver: device options as <c>sigrok-cli --config</c> takes them (<c>key=value:key=value</c>); <c>samplerate</c> defaults to the measurement's rate.</summary>
+    [RegularExpression(@"^([A-Za-z0-9_]{1,32}=[^\s:]{1,128})(:[A-Za-z0-9_]{1,32}=[^\s:]{1,128})*$", ErrorMessage = "Acquisition:Devices:N:Config must look like key=value:key=value (e.g. samplerate=1000).")]
+    public string? Config { get; init; }
+    #endregion
 }
 
 /// <summary>Waveforms of the simulated generator.</summary>

@@ -36,7 +36,8 @@ public sealed class MeasurementEngine(
     TimeProvider time,
     ILogger<MeasurementEngine> logger,
     ResourceAccountant? accountant = null,
-    DeviceFaults? deviceFaults = null) : BackgroundService
+    DeviceFaults? deviceFaults = null,
+    IDeviceCatalog? catalog = null) : BackgroundService
 {
     private static readonly TimeSpan DurationCheckInterval = TimeSpan.FromMilliseconds(250);
     // A requested duration ends when its samples are in; the clock only ends a device that falls this far behind.
@@ -64,8 +65,11 @@ public sealed class MeasurementEngine(
     /// <summary>The refusal of a start while the database cannot record the measurement.</summary>
     public const string DatabaseUnavailable = "The database is unavailable; the measurement was not started.";
 
-    /// <summary>Configured devices.</summary>
-    public IReadOnlyList<DeviceOptions> Devices => options.Value.Devices;
+    // Devices are looked up at each start (catalog), not fixed at startup: run-time edits apply at once.
+    private readonly IDeviceCatalog _catalog = catalog ?? new OptionsDeviceCatalog(options);
+
+    /// <summary>Configured devices (as last known to the device catalog).</summary>
+    public IReadOnlyList<DeviceOptions> Devices => _catalog.Devices;
 
     /// <summary>Starts a measurement for <paramref name="requester"/> within <paramref name="userLimits"/>.</summary>
     public async Task<StartResult> StartAsync(Requester requester, UserLimits userLimits, StartRequest request, CancellationToken cancellationToken)
@@ -74,7 +78,8 @@ public sealed class MeasurementEngine(
         ArgumentNullException.ThrowIfNull(userLimits);
         ArgumentNullException.ThrowIfNull(request);
 
-        var error = Validate(userLimits, request, out var device, out var driver);
+        var device = await _catalog.FindAsync(request.DeviceId, cancellationToken);
+        var error = Validate(userLimits, request, device, out var driver);
         if (error is not null)
         {
             return new StartResult(null, error);
@@ -266,9 +271,8 @@ public sealed class MeasurementEngine(
         await Task.WhenAll(_running.Values.Select(r => StopCoreAsync(r, StopReason.Shutdown, "Server shut down.")));
     }
 
-    private string? Validate(UserLimits userLimits, StartRequest request, out DeviceOptions? device, out IDeviceDriver? driver)
+    private string? Validate(UserLimits userLimits, StartRequest request, DeviceOptions? device, out IDeviceDriver? driver)
     {
-        device = options.Value.Devices.FirstOrDefault(d => string.Equals(d.Id, request.DeviceId, StringComparison.Ordinal));
         driver = null;
         if (device is null)
         {

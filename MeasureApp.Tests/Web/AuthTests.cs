@@ -44,7 +44,7 @@ public abstract class AuthTests(DatabaseProvider provider) : IDisposable
         var live = await client.GetAsync("/live");
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        foreach (var page in new[] { "/admin/users", "/admin/limits", "/admin/monitor" })
+        foreach (var page in new[] { "/admin/users", "/admin/limits", "/admin/monitor", "/admin/devices" })
         {
             var admin = await client.GetAsync(page);
             Assert.Equal(HttpStatusCode.Redirect, admin.StatusCode);

@@ -68,6 +68,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<MeasurementRecord> Measurements => Set<MeasurementRecord>();
     public DbSet<UserLimitsRecord> UserLimits => Set<UserLimitsRecord>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<MeasureApp.Devices.DeviceRecord> Devices => Set<MeasureApp.Devices.DeviceRecord>();
     public DbSet<MeasureApp.Collectors.CollectorTokenRecord> CollectorTokens => Set<MeasureApp.Collectors.CollectorTokenRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
@@ -109,6 +110,14 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.ToTable("user_limits");
             e.HasKey(l => l.UserId);
             e.Property(l => l.UserId).HasMaxLength(450);
+        });
+        builder.Entity<MeasureApp.Devices.DeviceRecord>(e =>
+        {
+            e.ToTable("devices");
+            e.HasKey(d => d.Id);
+            e.Property(d => d.Id).HasMaxLength(64);
+            e.Property(d => d.Driver).HasMaxLength(32);
+            e.Property(d => d.Name).HasMaxLength(200);
         });
         // Raw data lives in sample_chunks, written with provider-specific bulk paths (Storage/).
         builder.Entity<SampleChunkRecord>(e =>

@@ -315,6 +315,36 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("user_limits", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Devices.DeviceRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Driver")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("RemovedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SettingsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("devices", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Presence.PresenceSnapshotRecord", b =>
                 {
                     b.Property<long>("Id")
