@@ -229,6 +229,7 @@ public static class MeasureAppExtensions
         // and the not-found page's endpoint carries authorization metadata (implicit middleware at the
         // front of the pipeline would not see it and the re-execution answered 500).
         app.UseAuthentication();
+        app.UseCircuitGate();
         app.UseAuthorization();
         app.UseAntiforgery();
         app.MapStaticAssets();

@@ -123,6 +123,16 @@ public static class SecurityExtensions
             return next(context);
         });
         app.UseRateLimiter();
+        return app;
+    }
+
+    /// <summary>
+    /// Admits circuits (<c>/_blazor</c>) only for logged-in users within the caps; call after
+    /// <c>UseAuthentication</c>, since the gate reads the request's user.
+    /// </summary>
+    public static WebApplication UseCircuitGate(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
         var gate = app.Services.GetRequiredService<CircuitGate>();
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/_blazor", StringComparison.OrdinalIgnoreCase), b => b.Use(gate.InvokeAsync));
         return app;
