@@ -118,6 +118,7 @@ public sealed class MonitorPageTests : MudTestContext
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<IOptions<MonitorOptions>>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<PresenceTracker>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Analysis.SumsRebuildProgress>());
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Acquisition.Storage.StoreWriter>());
         return Render<MonitorPage>(_ => { });
     }
 

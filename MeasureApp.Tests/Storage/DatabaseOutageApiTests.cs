@@ -26,7 +26,7 @@ public sealed class DatabaseOutageApiTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _postgres = await PrivatePostgres.StartAsync();
-        _factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { ["ConnectionStrings:Database"] = _postgres.ConnectionString });
+        _factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?> { ["ConnectionStrings:Database"] = _postgres.ConnectionString, ["Metrics:RequireAdmin"] = "false" });
         // Every request checks the login cookie against the database (production: every 30 s).
         _app = _factory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.Zero)));
     }

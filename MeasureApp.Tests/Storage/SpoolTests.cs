@@ -45,7 +45,9 @@ public sealed class SpoolTests : IDisposable
         Assert.Equal(3, records.Count);
         AssertSameChunk(signal.Chunks[0], Assert.IsType<SpooledChunk>(records[0]).Chunk);
         AssertSameChunk(signal.Chunks[1], Assert.IsType<SpooledChunk>(records[1]).Chunk);
-        Assert.Equal(update with { Channels = [] }, Assert.IsType<SpooledUpdate>(records[2]).Measurement with { Channels = [] });
+        var spooled = Assert.IsType<SpooledUpdate>(records[2]).Measurement;
+        Assert.Equal(update with { Channels = [], Faults = spooled.Faults }, spooled with { Channels = [] });
+        Assert.Equal(update.Faults, spooled.Faults);
         Assert.Equal(update.Channels, Assert.IsType<SpooledUpdate>(records[2]).Measurement.Channels);
 
         reopened.Append(signal.Chunks[2]);

@@ -29,13 +29,21 @@ public sealed class PrincipalCheck(IDbContextFactory<AppDbContext> contexts, IMe
         {
             return false;
         }
-        var stored = await cache.GetOrCreateAsync(CacheKey(userId), async entry =>
+        if (!cache.TryGetValue(CacheKey(userId), out string? stored) || stored is null)
         {
-            entry.AbsoluteExpirationRelativeToNow = CacheFor;
-            entry.Size = 1;
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-            return await db.Users.AsNoTracking().Where(u => u.Id == userId).Select(u => u.SecurityStamp).FirstOrDefaultAsync(cancellationToken) ?? "";
-        });
+            try
+            {
+                await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+                stored = await db.Users.AsNoTracking().Where(u => u.Id == userId).Select(u => u.SecurityStamp).FirstOrDefaultAsync(cancellationToken) ?? "";
+            }
+            catch (Exception ex) when (MeasureApp.Storage.DatabaseOutage.IsOutage(ex))
+            {
+                // Degrade, don't fail: while the database is away the signed cookie stands (the check resumes
+                // with the next request once it answers); refusing would log everyone out of a running lab.
+                return true;
+            }
+            cache.Set(CacheKey(userId), stored, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
+        }
         return !string.IsNullOrEmpty(stored) && string.Equals(stored, stamp, StringComparison.Ordinal);
     }
 
