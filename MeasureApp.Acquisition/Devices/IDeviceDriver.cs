@@ -32,13 +32,12 @@ public interface IBlockSink
     /// Reports <paramref name="count"/> recoverable problems of one kind at once (e.g. records lost to
     /// an overrun, samples missing in a gap): counted by kind with the true count, logged once per burst.
     /// </summary>
-    void Fault(string kind, string message, long count)
-    {
-        for (long i = 0; i < count; i++)
-        {
-            Fault(kind, message);
-        }
-    }
+    /// <remarks>
+    /// The default reports once, with the count in the message: a loop of <paramref name="count"/> calls
+    /// would hang on a corrupt header that claims billions of lost records. Sinks that count override it.
+    /// </remarks>
+    void Fault(string kind, string message, long count) =>
+        Fault(kind, count == 1 ? message : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{message} (× {count})"));
 
     /// <summary>
     /// Reports a fault of the whole device that concerns this measurement too (an overrun of a shared

@@ -21,7 +21,7 @@ internal static class SpikeMeasurement
         var store = services.GetRequiredService<ISampleStore>();
         var id = Guid.CreateVersion7();
         var signal = new KnownSignal(id, 1, [.. Enumerable.Repeat(10_000, Samples / 10_000)],
-            (_, i) => i == SpikeIndex ? SpikeValue : MathF.Sin(2 * MathF.PI * 50 * i / (float)SampleRate));
+            (_, i) => i == SpikeIndex ? SpikeValue : MathF.Sin(2 * MathF.PI * 50 * i / (float)SampleRate), SampleRate);
         var started = DateTimeOffset.UtcNow.AddSeconds(-20);
         var info = KnownSignal.Info(id, 1, ownerId) with { Name = name, SampleRate = SampleRate, StartedAt = started, OwnerName = ownerName ?? ownerId };
         await store.CreateMeasurementAsync(info, CancellationToken.None);

@@ -8,7 +8,7 @@ namespace MeasureApp.Tests.Storage;
 /// <summary>A known multi-channel signal cut into chunks, kept whole for comparisons.</summary>
 internal sealed class KnownSignal
 {
-    public KnownSignal(Guid measurementId, int channels, IReadOnlyList<int> chunkSizes, Func<int, long, float> value)
+    public KnownSignal(Guid measurementId, int channels, IReadOnlyList<int> chunkSizes, Func<int, long, float> value, double sampleRate = 1000)
     {
         MeasurementId = measurementId;
         var total = chunkSizes.Sum();
@@ -40,7 +40,8 @@ internal sealed class KnownSignal
                 MeasurementId = measurementId,
                 Sequence = seq,
                 FirstSampleIndex = first,
-                T0Ns = 1_700_000_000_000_000_000 + first * 1_000_000,
+                // Each chunk starts at its first sample's own time at the signal's rate (exports map times through chunks).
+                T0Ns = 1_700_000_000_000_000_000 + (long)Math.Round(first * 1e9 / sampleRate),
                 SampleCount = n,
                 ChannelCount = channels,
                 Payload = payload,

@@ -70,8 +70,11 @@ public sealed class DeviceCatalog(IDbContextFactory<AppDbContext> contexts, IOpt
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var rows = await db.Devices.AsNoTracking().Where(d => d.RemovedAt == null).OrderBy(d => d.Id).ToListAsync(cancellationToken);
-        _devices = [.. rows.Select(Deserialize)];
+        var rows = await db.Devices.AsNoTracking().Where(d => d.RemovedAt == null).ToListAsync(cancellationToken);
+        // The configured (seed) order first, so the first device of appsettings stays the default choice of
+        // the start dialog; devices added on the page follow by id.
+        var seeded = seed.Value.Devices.Select((d, i) => (d.Id, i)).ToDictionary(p => p.Id, p => p.i, StringComparer.Ordinal);
+        _devices = [.. rows.OrderBy(d => seeded.TryGetValue(d.Id, out var i) ? i : int.MaxValue).ThenBy(d => d.Id, StringComparer.Ordinal).Select(Deserialize)];
     }
 
     /// <summary>The row for <paramref name="device"/>.</summary>
