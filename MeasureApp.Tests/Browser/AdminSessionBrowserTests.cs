@@ -30,7 +30,9 @@ public sealed class AdminSessionBrowserTests(BrowserFixture browser) : IClassFix
         // The /live tab, plus possibly the circuit of the page the login landed on, whose disconnect
         // the server may not have processed yet.
         Assert.InRange(ended, 1, 2);
-        await page.WaitForURLAsync(url => url.Contains("/Account/SessionEnded", StringComparison.Ordinal));
+        // The tab is sent away at once; its page then loads statically (waiting for the commit, not the load event,
+        // which a loaded machine can delay beyond the timeout without telling anything about the ended session).
+        await page.WaitForURLAsync(url => url.Contains("/Account/SessionEnded", StringComparison.Ordinal), new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
         await page.GotoAsync("/live");
         Assert.Contains("/Account/Login", page.Url, StringComparison.Ordinal);
         await page.Context.CloseAsync();
