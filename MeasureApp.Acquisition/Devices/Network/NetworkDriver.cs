@@ -120,8 +120,10 @@ public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IO
     }
 
     /// <summary>
-    /// Makes the open listeners match <paramref name="devices"/> (the device catalog at start-up, which
-    /// may hold devices added or edited on the Devices page): every error names its device.
+    /// Opens the listeners of <paramref name="devices"/> that have none and closes those of devices no
+    /// longer listed (the device catalog at start-up, which may hold devices added or removed on the
+    /// Devices page). A listener already open keeps its settings: this instance's own configuration
+    /// may give it other ports (two instances on one host). Every error names its device.
     /// </summary>
     public async Task<IReadOnlyList<string>> SyncAsync(IEnumerable<DeviceOptions> devices)
     {
@@ -132,7 +134,8 @@ public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IO
         {
             await CloseAsync(id);
         }
-        foreach (var device in wanted)
+        var open = Listeners.Select(l => l.DeviceId).ToHashSet(StringComparer.Ordinal);
+        foreach (var device in wanted.Where(d => !open.Contains(d.Id)))
         {
             if (await ApplyAsync(device) is { } error)
             {
