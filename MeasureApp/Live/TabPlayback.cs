@@ -271,6 +271,8 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             if (source.TotalSamples is { } total && source.DurationSeconds is { } duration && (source.Times is null ? source.IndexAt(position) >= total : position >= duration))
             {
                 target = total;
+                // The window ends at the last sample, not at a clock that ran past it.
+                position = Math.Min(position, duration);
                 reachedEnd = !_clock.Paused;
                 if (reachedEnd)
                 {
