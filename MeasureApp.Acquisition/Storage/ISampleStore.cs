@@ -37,6 +37,20 @@ public interface ISampleStore
     /// </summary>
     Task DeleteSamplesAsync(Guid measurementId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The time line of a measurement's stored samples (where each regular run starts, and which runs
+    /// follow a gap), so history, zoom and replay place every sample at its own stored time. The
+    /// database store reads only the chunks that start a run; this default scans every chunk.
+    /// </summary>
+    /// <param name="measurementId">Measurement id (ownership is the caller's job).</param>
+    /// <param name="sampleRate">The measurement's sample rate.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    async Task<SampleRuns> ReadRunsAsync(Guid measurementId, double sampleRate, CancellationToken cancellationToken)
+    {
+        var chunks = await ReadChunksAsync(measurementId, 0, long.MaxValue, cancellationToken);
+        return SampleRuns.FromChunks(chunks.Select(c => (c.FirstSampleIndex, c.T0Ns, c.SampleCount)), sampleRate);
+    }
+
     /// <summary>Reads the chunks of a measurement overlapping sample indices [fromIndex, toIndex).</summary>
     Task<IReadOnlyList<StoredChunk>> ReadChunksAsync(Guid measurementId, long fromIndex, long toIndex, CancellationToken cancellationToken);
 

@@ -29,6 +29,13 @@ public sealed record DecimatedRange
     /// <summary>M4 points per requested channel.</summary>
     public required IReadOnlyList<DecimatedChannel> Channels { get; init; }
 
+    /// <summary>
+    /// The measurement's time line, set by history reads: place point i of a channel at
+    /// <see cref="SampleRuns.SecondsOf"/> of its index and break the line at gaps (<see cref="SampleRuns.Line"/>).
+    /// Null when the reader did not ask for it.
+    /// </summary>
+    public SampleRuns? Times { get; init; }
+
     /// <summary>Pyramid rows read to answer (diagnostic).</summary>
     public long SummaryRowsRead { get; init; }
 

@@ -32,7 +32,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     /// <summary>A harness whose hosted services are not started yet (see <see cref="StartNewAsync"/>).</summary>
     public EngineHarness(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null, long storeQueueBytes = 512L * 1024 * 1024,
-        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null)
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
     {
         Time = time ?? new FakeTimeProvider();
         var options = Options.Create(new AcquisitionOptions
@@ -43,7 +43,8 @@ internal sealed class EngineHarness : IAsyncDisposable
         });
         Driver = new ObservedDriver(new SimulatedDriver(Time, options, NullLogger<SimulatedDriver>.Instance));
         Writer = new StoreWriter(Store, options, Time, NullLogger<StoreWriter>.Instance);
-        Engine = new MeasurementEngine(options, [Driver, .. extraDrivers ?? []], Hub, Writer, Store, Limits, Time, NullLogger<MeasurementEngine>.Instance, deviceFaults: deviceFaults);
+        Engine = new MeasurementEngine(options, [Driver, .. extraDrivers ?? []], Hub, Writer, Store, Limits, Time,
+            loggers is null ? NullLogger<MeasurementEngine>.Instance : Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<MeasurementEngine>(loggers), deviceFaults: deviceFaults);
     }
 
     public FakeTimeProvider Time { get; }
@@ -59,9 +60,9 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     /// <summary>A harness whose hosted services run (store writer first, as the host starts them).</summary>
     public static async Task<EngineHarness> StartNewAsync(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null,
-        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null)
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
     {
-        var h = new EngineHarness(extraDevices, extraDrivers, deviceFaults: deviceFaults, time: time);
+        var h = new EngineHarness(extraDevices, extraDrivers, deviceFaults: deviceFaults, time: time, loggers: loggers);
         await h.Writer.StartAsync(CancellationToken.None);
         await h.Engine.StartAsync(CancellationToken.None);
         return h;

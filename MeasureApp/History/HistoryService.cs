@@ -30,28 +30,29 @@ public sealed class HistoryService(MeasurementCatalog catalog, ISampleStore stor
     }
 
     /// <summary>Same as the other overload for a record already found with the ownership check.</summary>
+    /// <remarks>
+    /// Seconds are the samples' own stored times (the measurement's time line), not index / rate, so a
+    /// range after a gap finds the right samples; the answer carries the time line to draw them with.
+    /// </remarks>
     public async Task<DecimatedRange> ReadAsync(MeasurementRecord record, double? fromSeconds, double? toSeconds, int pixels, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var (from, to) = ToIndices(record, fromSeconds, toSeconds);
-        if (record.DataExpired || to <= from)
+        var rate = record.SampleRate > 0 ? record.SampleRate : 1;
+        if (record.DataExpired)
         {
-            return DecimatedRange.Empty(record.Id, from);
+            return DecimatedRange.Empty(record.Id, 0) with { Times = new SampleRuns([], 0, rate) };
         }
-        return await store.ReadDecimatedAsync(record.Id, from, to, Math.Clamp(pixels, 1, 10_000), null, cancellationToken);
+        var times = await store.ReadRunsAsync(record.Id, rate, cancellationToken);
+        // A running measurement's SampleCount lags the data, so an open end reads whatever is stored.
+        var from = fromSeconds is { } f && double.IsFinite(f) ? times.FirstAtOrAfter(Math.Max(0, f)) : 0;
+        var to = toSeconds is { } t && double.IsFinite(t) ? times.EndAtOrBefore(t) : long.MaxValue / 2;
+        if (to <= from)
+        {
+            return DecimatedRange.Empty(record.Id, from) with { Times = times };
+        }
+        return await store.ReadDecimatedAsync(record.Id, from, to, Math.Clamp(pixels, 1, 10_000), null, cancellationToken) with { Times = times };
     }
 
     /// <summary>Channel names and units stored with the measurement.</summary>
     public static IReadOnlyList<ChannelInfo> Channels(MeasurementRecord record) => MeasurementMapping.Channels(record);
-
-    // A running measurement's SampleCount lags the data, so an open end reads whatever is stored.
-    private static (long From, long To) ToIndices(MeasurementRecord record, double? fromSeconds, double? toSeconds)
-    {
-        var rate = record.SampleRate > 0 ? record.SampleRate : 1;
-        var end = record.State == MeasurementState.Running || record.SampleCount <= 0 ? long.MaxValue / 2 : record.SampleCount;
-        var from = fromSeconds is { } f && double.IsFinite(f) ? (long)Math.Floor(Math.Max(0, f) * rate) : 0;
-        // +1: the sample at toSeconds itself belongs to the view.
-        var to = toSeconds is { } t && double.IsFinite(t) ? (long)Math.Min(end, Math.Ceiling(Math.Max(0, t) * rate) + 1) : end;
-        return (Math.Min(from, end), to);
-    }
 }

@@ -13,10 +13,14 @@ namespace MeasureApp.Live;
 /// <param name="SampleRate">Samples per second per channel.</param>
 /// <param name="TotalSamples">Samples per channel available; null for an endless simulation.</param>
 /// <param name="MeasurementId">The stored measurement; null for a simulation.</param>
-public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Channels, double SampleRate, long? TotalSamples, Guid? MeasurementId)
+/// <param name="Times">The stored measurement's time line (samples play at their own stored times, gaps as gaps); null for a simulation.</param>
+public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Channels, double SampleRate, long? TotalSamples, Guid? MeasurementId, SampleRuns? Times = null)
 {
-    /// <summary>Length in seconds; null when endless.</summary>
-    public double? DurationSeconds => TotalSamples / SampleRate;
+    /// <summary>Length in seconds (gaps included); null when endless.</summary>
+    public double? DurationSeconds => Times is { } t && TotalSamples is { } n ? t.SecondsOf(n) : TotalSamples / SampleRate;
+
+    /// <summary>The index just after the last sample at or before <paramref name="seconds"/>.</summary>
+    public long IndexAt(double seconds) => Times?.EndAtOrBefore(seconds) ?? (long)(seconds * SampleRate);
 }
 
 /// <summary>
@@ -83,7 +87,8 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         {
             return false;
         }
-        var source = new PlaybackSource(record.Name, HistoryService.Channels(record), record.SampleRate, record.SampleCount, record.Id);
+        var times = await store.ReadRunsAsync(record.Id, record.SampleRate, cancellationToken);
+        var source = new PlaybackSource(record.Name, HistoryService.Channels(record), record.SampleRate, Math.Min(record.SampleCount, times.EndIndex), record.Id, times);
         SetSource(source, null);
         return true;
     }
@@ -232,7 +237,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             _renderer = renderer;
             if (Source is { } s)
             {
-                _nextIndex = Math.Max(0, (long)((_clock.Position - Window.TotalSeconds) * s.SampleRate));
+                _nextIndex = Math.Max(0, s.IndexAt(_clock.Position - Window.TotalSeconds));
             }
             _loop ??= LoopAsync(_stop.Token);
         }
@@ -261,20 +266,23 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             }
             perColumn = Math.Max(1, (long)(Window.TotalSeconds * source.SampleRate / Math.Max(1, pixelWidth)));
             // Whole columns only, so a column is never split over two frames (except the last one).
-            var target = (long)(_clock.Position * source.SampleRate) / perColumn * perColumn;
-            if (source.TotalSamples is { } total && (long)(_clock.Position * source.SampleRate) >= total)
+            var position = _clock.Position;
+            var target = source.IndexAt(position) / perColumn * perColumn;
+            if (source.TotalSamples is { } total && source.DurationSeconds is { } duration && (source.Times is null ? source.IndexAt(position) >= total : position >= duration))
             {
                 target = total;
+                // The window ends at the last sample, not at a clock that ran past it.
+                position = Math.Min(position, duration);
                 reachedEnd = !_clock.Paused;
                 if (reachedEnd)
                 {
                     _clock.Pause();
-                    _clock.Seek(total / source.SampleRate);
+                    _clock.Seek(duration);
                 }
             }
             // After a long stall only the visible window is worth sending.
-            var windowSamples = (long)(Window.TotalSeconds * source.SampleRate);
-            from = Math.Max(_nextIndex, (target - windowSamples) / perColumn * perColumn);
+            var windowStart = source.Times is null ? target - (long)(Window.TotalSeconds * source.SampleRate) : source.IndexAt(position - Window.TotalSeconds);
+            from = Math.Max(_nextIndex, windowStart / perColumn * perColumn);
             to = target;
             if (to > from)
             {
@@ -289,7 +297,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         {
             return null;
         }
-        var grid = new MinMaxColumns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate);
+        var grid = new MinMaxColumns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate, source.Times, from - 1);
         if (device is not null)
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -385,11 +393,18 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         }
     }
 
-    /// <summary>Min and max per column of <c>perColumn</c> samples, aligned to absolute sample indices.</summary>
-    private sealed class MinMaxColumns(int channels, long perColumn, double sampleRate)
+    /// <summary>
+    /// Min and max per column of <c>perColumn</c> samples, aligned to absolute sample indices. With a
+    /// time line each column lies at its first sample's stored time, a column never spans a gap, and a
+    /// NaN point (drawn as a break) marks the gap.
+    /// </summary>
+    private sealed class MinMaxColumns(int channels, long perColumn, double sampleRate, SampleRuns? times, long previousIndex)
     {
         private readonly LiveFrame _frame = new(channels);
         private readonly long[] _column = Enumerable.Repeat(-1L, channels).ToArray();
+        private readonly long[] _first = new long[channels];
+        // The last sample seen per channel; the previous frame's last one to begin with, so a gap at a frame boundary breaks too.
+        private readonly long[] _last = Enumerable.Repeat(previousIndex, channels).ToArray();
         private readonly float[] _min = new float[channels];
         private readonly float[] _max = new float[channels];
 
@@ -397,6 +412,13 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
 
         public void Add(int channel, long firstIndex, ReadOnlySpan<float> values)
         {
+            if (times is not null && _last[channel] >= 0 && times.GapBetween(_last[channel], firstIndex))
+            {
+                Flush(channel);
+                _column[channel] = -1;
+                _frame.X[channel].Add(times.SecondsOf(_last[channel]) + (0.5 / sampleRate));
+                _frame.Y[channel].Add(float.NaN);
+            }
             for (var i = 0; i < values.Length; i++)
             {
                 var column = (firstIndex + i) / perColumn;
@@ -404,6 +426,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
                 {
                     Flush(channel);
                     _column[channel] = column;
+                    _first[channel] = firstIndex + i;
                     _min[channel] = float.PositiveInfinity;
                     _max[channel] = float.NegativeInfinity;
                 }
@@ -417,6 +440,10 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
                     _max[channel] = v;
                 }
             }
+            if (values.Length > 0)
+            {
+                _last[channel] = firstIndex + values.Length - 1;
+            }
         }
 
         private void Flush(int channel)
@@ -425,7 +452,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             {
                 return;
             }
-            var t = _column[channel] * perColumn / sampleRate;
+            var t = times is null ? _column[channel] * perColumn / sampleRate : times.SecondsOf(_first[channel]);
             _frame.X[channel].Add(t);
             _frame.Y[channel].Add(_min[channel]);
             if (_max[channel] != _min[channel])

@@ -211,6 +211,45 @@ public sealed partial class DbSampleStore(IDbContextFactory<AppDbContext> contex
         return grid.ToRange(measurementId, 0, reader.RowsRead);
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// Only chunks whose time stamp is off their predecessor's run (beyond rounding) or that have no
+    /// adjacent predecessor come back: a measurement without gaps answers one row, whatever its length.
+    /// </remarks>
+    public async Task<SampleRuns> ReadRunsAsync(Guid measurementId, double sampleRate, CancellationToken cancellationToken)
+    {
+        var rate = sampleRate > 0 && double.IsFinite(sampleRate) ? sampleRate : 1;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var connection = await OpenAsync(db, cancellationToken);
+        var end = await ReadExtentAsync(connection, measurementId, cancellationToken) is { } extent ? extent.EndIndex : 0;
+        await using var cmd = Command(connection,
+            """
+            SELECT c.first_index, c.t0_ns, p.first_index, p.t0_ns, p.first_index + p.sample_count FROM sample_chunks c
+            LEFT JOIN sample_chunks p ON p.measurement_id = c.measurement_id AND p.seq = c.seq - 1
+            WHERE c.measurement_id = @m AND (p.seq IS NULL OR p.first_index + p.sample_count <> c.first_index
+                OR ABS(CAST(c.t0_ns - p.t0_ns AS DOUBLE PRECISION) - CAST(c.first_index - p.first_index AS DOUBLE PRECISION) * @ns) > 1.5)
+            ORDER BY c.seq
+            """,
+            measurementId, ("ns", 1e9 / rate));
+        var runs = new List<SampleRun>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var first = reader.GetInt64(0);
+            var t0 = reader.GetInt64(1);
+            if (reader.IsDBNull(2))
+            {
+                // The first chunk, or one whose predecessor is missing (a gap in the stored data).
+                runs.Add(new SampleRun(first, t0, runs.Count > 0));
+            }
+            else if (SampleRuns.RunStart(first, t0, reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4) == first, rate) is { } run)
+            {
+                runs.Add(run);
+            }
+        }
+        return new SampleRuns(runs, end, rate);
+    }
+
     /// <inheritdoc cref="ISampleStore.DeleteSamplesAsync"/>
     /// <remarks>
     /// Pyramid rows go first,

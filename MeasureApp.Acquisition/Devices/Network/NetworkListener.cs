@@ -162,19 +162,20 @@ public sealed class NetworkListener : IAsyncDisposable
     internal NetworkRoute? FindOwned(Guid measurementId, string userId) =>
         _routes.TryGetValue(measurementId, out var r) && !r.IsStopped && string.Equals(r.OwnerId, userId, StringComparison.Ordinal) ? r : null;
 
-    /// <summary>Counts a fault, tells the measurement it concerns (when one is known) and logs once per burst.</summary>
+    /// <summary>
+    /// Counts a fault, tells the measurement it concerns (when one is known) and logs once per burst:
+    /// the measurement's fault is logged by the engine with its burst, a fault of no measurement here.
+    /// </summary>
     internal void Fault(NetworkRoute? route, string kind, string message)
     {
         Counters.Fault(kind);
         if (route is { IsStopped: false })
         {
             route.Sink.Fault(kind, message);
+            return;
         }
-        else
-        {
-            // Belongs to no running measurement (no token yet, a stopped or unknown id): the device's.
-            _deviceFaults?.Count(Device.Id, kind, 1);
-        }
+        // Belongs to no running measurement (no token yet, a stopped or unknown id): the device's.
+        _deviceFaults?.Count(Device.Id, kind, 1);
         Burst.Report(kind, message);
     }
 
