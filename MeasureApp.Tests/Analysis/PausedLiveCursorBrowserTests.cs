@@ -36,12 +36,17 @@ public sealed class PausedLiveCursorBrowserTests(BrowserFixture browser) : IClas
 
             await page.ClickAsync("#pause-button");
             await page.WaitForSelectorAsync(prefix + "-readout");
-            // cursors.js makes the chart focusable once it has attached to the drawn plot.
+            // cursors.js makes the chart focusable once it has attached to the drawn plot; a frame already in flight
+            // when the pause landed may still be drawn (SessionBrowserTests): wait for the status window without frames.
             await page.WaitForFunctionAsync($"() => document.getElementById('{chart}').hasAttribute('tabindex')");
+            await page.WaitForFunctionAsync($"() => document.querySelector(\".live-chart[data-measurement='{id}'] .chip-fps\")?.textContent.trim() === '0 fps'");
+            await page.EvaluateAsync("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+            // Two times inside what the chart shows, the later one well behind the newest point (the store writes behind the live view).
+            var range = await page.EvaluateAsync<double[]>($"() => document.getElementById('{chart}')._fullLayout.xaxis.range.map(Number)");
             var newest = await page.EvaluateAsync<double>(lastX);
-            var (a, b) = (Math.Round((newest - 3.5) * Rate) / Rate, Math.Round((newest - 1.5) * Rate) / Rate);
+            var left = Math.Max(0, range[0]);
+            var (a, b) = (Math.Round((left + (0.2 * (newest - left))) * Rate) / Rate, Math.Round((left + (0.6 * (newest - left))) * Rate) / Rate);
             var expectedCount = (long)Math.Round((b - a) * Rate) + 1;
-            // The span must be stored before the readout asks for it (the store writes behind the live view).
             await WaitForStoredAsync(page, id, a, b, expectedCount);
 
             var pixelOf = $$"""
@@ -56,7 +61,15 @@ public sealed class PausedLiveCursorBrowserTests(BrowserFixture browser) : IClas
             {
                 var p = await page.EvaluateAsync<JsonElement>(pixelOf, t);
                 await page.Mouse.ClickAsync((float)p.GetProperty("x").GetDouble(), (float)p.GetProperty("y").GetDouble());
-                await page.WaitForFunctionAsync($"(n) => (document.getElementById('{chart}').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", n);
+                try
+                {
+                    await page.WaitForFunctionAsync($"(n) => (document.getElementById('{chart}').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", n);
+                }
+                catch (TimeoutException e)
+                {
+                    var state = await page.EvaluateAsync<string>($"() => {{ const gd = document.getElementById('{chart}'); return JSON.stringify({{ range: gd._fullLayout.xaxis.range, size: gd._fullLayout._size, box: gd.getBoundingClientRect(), shapes: gd.layout.shapes }}); }}");
+                    throw new TimeoutException($"Cursor {n} at t = {t} s (pixel {p}) did not appear; range [{range[0]}, {range[1]}], newest {newest}; chart: {state}", e);
+                }
             }
             var shapes = await page.EvaluateAsync<double[]>($"() => document.getElementById('{chart}').layout.shapes.filter(s => (s.name || '').startsWith('cursor-t')).map(s => s.x0).sort((a, b) => a - b)");
             var (t1, t2) = (shapes[0], shapes[1]);
