@@ -87,7 +87,7 @@ public sealed class PausedLiveCursorBrowserTests(BrowserFixture browser) : IClas
             await Assertions.Expect(row.Locator(".stat-mean")).ToHaveTextAsync(stats.GetProperty("mean").GetDouble().ToString("G6", CultureInfo.InvariantCulture));
             await Assertions.Expect(row.Locator(".stat-min")).ToHaveTextAsync(stats.GetProperty("min").GetDouble().ToString("G6", CultureInfo.InvariantCulture));
             await Assertions.Expect(row.Locator(".stat-max")).ToHaveTextAsync(stats.GetProperty("max").GetDouble().ToString("G6", CultureInfo.InvariantCulture));
-            await Assertions.Expect(page.Locator(prefix + "-dt")).ToHaveTextAsync((t2 - t1).ToString("0.######", CultureInfo.InvariantCulture) + " s");
+            await Assertions.Expect(page.Locator(prefix + "-dt")).ToHaveTextAsync(Seconds(t2 - t1));
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("live-paused-cursors.png"), FullPage = true });
 
             // Resuming hides the readout and takes the cursor lines off the scrolling chart.
@@ -101,6 +101,11 @@ public sealed class PausedLiveCursorBrowserTests(BrowserFixture browser) : IClas
             await engine.StopAsync(id, owner, CancellationToken.None);
         }
     }
+
+    // The readout's format: seconds from 1 s, else milliseconds.
+    private static string Seconds(double s) => s >= 1
+        ? s.ToString("0.######", CultureInfo.InvariantCulture) + " s"
+        : (s * 1e3).ToString("0.###", CultureInfo.InvariantCulture) + " ms";
 
     private static async Task<JsonElement> StatsAsync(IPage page, Guid id, double from, double to)
     {
