@@ -31,6 +31,9 @@ public sealed record RangeStatistics
 
     /// <summary>Raw samples per channel read (diagnostic: at most two partial chunks once the sums are built).</summary>
     public long RawSamplesRead { get; init; }
+
+    /// <summary>Database round trips the store made for the answer (diagnostic; 0 where the store does not count).</summary>
+    public int RoundTrips { get; init; }
 }
 
 /// <summary>

@@ -6,7 +6,7 @@ using Microsoft.Playwright;
 
 namespace MeasureApp.Tests.Analysis;
 
-/// <summary>Cursors on the detail page in Chromium: two clicks on the chart show Δt and the statistics the stats API returns.</summary>
+/// <summary>Cursors on the detail page in Chromium: two clicks on the chart show Δt and the statistics the stats API returns; the spectrum and spectrogram of the span.</summary>
 public sealed class CursorBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     // Client pixel position of time t at mid-height of the plot area.
@@ -63,10 +63,18 @@ public sealed class CursorBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         // The spectrum view of the span opens in a dialog with its peak near 50 Hz.
         await page.ClickAsync("#cursor-spectrum");
-        await Assertions.Expect(page.Locator("#spectrum-peaks")).ToContainTextAsync("Hz");
+        // A transform of 2^19 points on a loaded machine: allow it more than the default 5 s.
+        await Assertions.Expect(page.Locator("#spectrum-peaks")).ToContainTextAsync("Hz", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
         var firstPeak = await page.Locator("#spectrum-peaks tbody tr").First.Locator("td").Nth(1).InnerTextAsync();
         Assert.InRange(double.Parse(firstPeak.Replace(" Hz", "", StringComparison.Ordinal), CultureInfo.InvariantCulture), 49.5, 50.5);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("detail-spectrum.png"), FullPage = true });
+
+        // The spectrogram of the span: a heatmap of short-time spectra under the spectrum.
+        await page.GetByText("Spectrogram", new PageGetByTextOptions { Exact = true }).ClickAsync();
+        await page.WaitForFunctionAsync("() => { const gd = document.getElementById('spectrogram-chart'); return gd && gd.data && gd.data[0] && gd.data[0].type === 'heatmap' && gd.data[0].x.length > 1; }",
+            null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("#spectrogram-caption")).ToContainTextAsync("frames of 1,024 samples", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("detail-spectrogram.png"), FullPage = true });
         await page.Context.CloseAsync();
     }
 }

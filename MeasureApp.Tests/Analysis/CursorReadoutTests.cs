@@ -63,15 +63,75 @@ public sealed class CursorReadoutTests : MudTestContext
         Assert.Contains("visible range", readout.Find("#cursor-span").TextContent, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task APausedChartShowsTheReadoutOverTheRangeTheChartReportsAndAPlayingChartOnlyAHint()
+    {
+        var (record, _, me) = await StoreAsync();
+        var module = Context.JSInterop.SetupModule("./js/cursors.js");
+        var host = Render<PausedCursors>(p => p
+            .Add(c => c.MeasurementId, record.Id)
+            .Add(c => c.ChartId, "chart-x")
+            .Add(c => c.IdPrefix, "cursor-x")
+            .Add(c => c.Paused, false));
+        Assert.Single(host.FindAll(".cursor-hint"));
+        Assert.Empty(host.FindAll("#cursor-x-readout"));
+
+        host.Render(p => p.Add(c => c.Paused, true));
+
+        host.WaitForAssertion(() => Assert.Single(host.FindAll("#cursor-x-readout")), Wait);
+        Assert.Empty(host.FindAll(".cursor-hint"));
+        // The chart is asked to report its visible range (live and replay zoom in the browser only).
+        host.WaitForAssertion(() => Assert.Equal(true, Assert.Single(module.Invocations["attach"]).Arguments[^1]), Wait);
+        var readout = host.FindComponent<CursorReadout>();
+        await readout.InvokeAsync(() => readout.Instance.OnViewChanged(2.0, 2.999));
+        host.WaitForAssertion(() => Assert.Equal("1,000", Cell(host, "cursor-x", 0, "stat-count")), Wait);
+        Assert.Contains("visible range", host.Find("#cursor-x-span").TextContent, StringComparison.Ordinal);
+
+        await readout.InvokeAsync(() => readout.Instance.OnCursorsChanged(1.25, 3.75, null, null));
+        host.WaitForAssertion(() => Assert.Equal("2,501", Cell(host, "cursor-x", 0, "stat-count")), Wait);
+        Assert.Equal("2.5 s", host.Find("#cursor-x-dt").TextContent.Trim());
+        var expected = await _factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
+        Assert.Equal(expected!.Value.Statistics.Channels[1].Rms.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(host, "cursor-x", 1, "stat-rms"));
+
+        // Playing again: the readout goes (and with it the lines, see cursors.js detach).
+        host.Render(p => p.Add(c => c.Paused, false));
+        Assert.Empty(host.FindAll("#cursor-x-readout"));
+        host.WaitForAssertion(() => Assert.Single(module.Invocations["detach"]), Wait);
+    }
+
+    [Fact]
+    public async Task AnotherUsersMeasurementShowsNoReadoutOnAPausedChart()
+    {
+        var (record, _, _) = await StoreAsync(asSomeoneElse: true);
+        var host = Render<PausedCursors>(p => p
+            .Add(c => c.MeasurementId, record.Id)
+            .Add(c => c.ChartId, "chart-x")
+            .Add(c => c.Paused, true));
+        // The catalog's access check answers "not found": nothing of the measurement is shown.
+        host.WaitForAssertion(() => Assert.Single(host.FindAll(".cursor-unavailable")), Wait);
+        Assert.Empty(host.FindAll(".cursor-readout"));
+    }
+
+    private static string Cell<T>(IRenderedComponent<T> host, string prefix, int channel, string css) where T : Microsoft.AspNetCore.Components.IComponent =>
+        host.Find($"#{prefix}-table tr[data-channel='{channel}'] .{css}").TextContent.Trim();
+
     private static string Cell(IRenderedComponent<CursorReadout> readout, int channel, string css) =>
         readout.Find($"#cursor-table tr[data-channel='{channel}'] .{css}").TextContent.Trim();
 
-    private async Task<(MeasureApp.Data.MeasurementRecord, KnownSignal, Requester)> StoreAsync()
+    // asSomeoneElse: the measurement belongs to another operator than the one rendering.
+    private async Task<(MeasureApp.Data.MeasurementRecord, KnownSignal, Requester)> StoreAsync(bool asSomeoneElse = false)
     {
         var user = await Users.CreateOperatorAsync(_factory.Services);
         var me = new Requester(user.Id, user.Email!, IsAdmin: false);
+        var viewer = me;
+        if (asSomeoneElse)
+        {
+            var other = await Users.CreateOperatorAsync(_factory.Services);
+            viewer = new Requester(other.Id, other.Email!, IsAdmin: false);
+        }
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<AnalysisService>());
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(me.UserId, me.UserName, me.IsAdmin)));
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasurementCatalog>());
+        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(viewer.UserId, viewer.UserName, viewer.IsAdmin)));
         var store = _factory.Services.GetRequiredService<ISampleStore>();
         var id = Guid.NewGuid();
         var signal = new KnownSignal(id, 2, [.. Enumerable.Repeat(500, 20)], (c, i) => (float)(1 + c + Math.Sin(i * 0.01) * (c + 1)));

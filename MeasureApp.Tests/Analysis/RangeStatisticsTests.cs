@@ -45,6 +45,26 @@ public abstract class RangeStatisticsTests(StoreFixture fixture)
     }
 
     [Fact]
+    public async Task StatisticsOfAnyRangeTakeAtMostTwoDatabaseRoundTripsOnceTheSumsAreBuilt()
+    {
+        // 1,100 equal chunks (as 250-ms cuts make them) → rows up to level 8; ranges from a few samples to all.
+        var signal = new KnownSignal(Guid.NewGuid(), 2, [.. Enumerable.Repeat(100, 1100)], (c, i) => Value(c, i));
+        await WriteAsync(signal.Chunks);
+        var random = new Random(12);
+
+        for (var round = 0; round < 40; round++)
+        {
+            var from = round == 0 ? 0 : random.NextInt64(0, signal.Length - 1);
+            var to = round == 0 ? long.MaxValue : round % 4 == 0 ? from + random.Next(1, 300) : random.NextInt64(from + 1, signal.Length + 1);
+            var stats = await fixture.Store.ReadStatisticsAsync(signal.MeasurementId, from, to, null, CancellationToken.None);
+
+            AssertMatchesBruteForce(stats, c => signal.Samples[c].AsSpan((int)from, (int)(Math.Min(to, signal.Length) - from)), $"[{from}, {to})");
+            Assert.True(stats.RoundTrips is 1 or 2, $"[{from}, {to}) took {stats.RoundTrips} round trips.");
+            Assert.True(stats.RawSamplesRead <= 200, $"[{from}, {to}) read {stats.RawSamplesRead} raw samples.");
+        }
+    }
+
+    [Fact]
     public async Task RangesOverGapsCoverTheSamplesOnBothSidesAndNothingInBetween()
     {
         // Every discontinuity starts a new chunk with its own t0; here sample indices also jump (no rows there).

@@ -28,8 +28,13 @@ public sealed record StatsResource(IReadOnlyList<ChannelStatsResource> Channels,
 /// <summary>Answer of <c>GET /api/measurements/{id}/spectrum</c>.</summary>
 public sealed record SpectrumResource(double[] FrequencyHz, double[] Magnitude, IReadOnlyList<SpectrumPeak> Peaks, int Samples, int FftLength, double ResolutionHz, string Window, string Scale);
 
+/// <summary>Answer of <c>GET /api/measurements/{id}/spectrogram</c>: <c>Magnitude[frame][row]</c>.</summary>
+public sealed record SpectrogramResource(double[] TimeSeconds, double[] FrequencyHz, double[][] Magnitude, double[] PeakFrequencyHz,
+    int FrameLength, int HopSamples, double ResolutionHz, string Window, string Scale);
+
 /// <summary>
 /// <c>GET /api/measurements/{id}/stats?from=&amp;to=&amp;channels=</c>, <c>…/spectrum?from=&amp;to=&amp;channel=&amp;window=&amp;scale=&amp;points=</c>
+/// <c>…/spectrogram?from=&amp;to=&amp;channel=&amp;window=&amp;scale=&amp;frame=&amp;frames=&amp;rows=</c>
 /// and <c>…/edges?from=&amp;to=&amp;channel=</c> (from/to: seconds since the first sample, both inclusive).
 /// Another user's id answers exactly like an unknown one (404); a bad parameter is a 400 validation problem keyed by its name.
 /// </summary>
@@ -42,6 +47,7 @@ public static class AnalysisEndpoints
         var group = app.MapGroup("/api/measurements/{id:guid}").RequireAuthorization();
         group.MapGet("/stats", StatsAsync);
         group.MapGet("/spectrum", SpectrumAsync);
+        group.MapGet("/spectrogram", SpectrogramAsync);
         group.MapGet("/edges", EdgesAsync);
         return app;
     }
@@ -68,6 +74,13 @@ public static class AnalysisEndpoints
                     (window ?? "hann").ToLowerInvariant(), (scale ?? "db").ToLowerInvariant())
                 : null;
         }, http);
+
+    private static Task<Results<Ok<SpectrogramResource>, ValidationProblem, ProblemHttpResult>> SpectrogramAsync(
+        Guid id, HttpContext http, AnalysisService analysis, string? from, string? to, string? channel, string? window, string? scale, string? frame, string? frames, string? rows) =>
+        Answer(async me => await analysis.SpectrogramAsync(me, id, from, to, channel, window, scale, frame, frames, rows, http.RequestAborted) is { } s
+            ? new SpectrogramResource(s.TimeSeconds, s.FrequencyHz, s.Magnitude, s.PeakFrequencyHz, s.FrameLength, s.HopSamples, s.ResolutionHz,
+                (window ?? "hann").ToLowerInvariant(), (scale ?? "db").ToLowerInvariant())
+            : null, http);
 
     private static Task<Results<Ok<EdgeResult>, ValidationProblem, ProblemHttpResult>> EdgesAsync(
         Guid id, HttpContext http, AnalysisService analysis, string? from, string? to, string? channel) =>

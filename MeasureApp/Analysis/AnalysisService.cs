@@ -44,12 +44,50 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
         var c = AnalysisRange.Channel(record, string.IsNullOrWhiteSpace(channel) ? "0" : channel);
         var w = ParseEnum<SpectrumWindow>(window, "window", SpectrumWindow.Hann);
         var s = ParseEnum<SpectrumScale>(scale, "scale", SpectrumScale.Db);
-        var values = await ReadChannelAsync(record, c, fromIndex, toIndex, SpectrumAnalyzer.MaxSamples, "The spectrum takes at most 1,048,576 (2^20) samples", cancellationToken);
+        var (values, _) = await ReadChannelAsync(record, c, fromIndex, toIndex, SpectrumAnalyzer.MaxSamples, "The spectrum takes at most 1,048,576 (2^20) samples", cancellationToken);
         if (values.Length < 2)
         {
             throw new AnalysisRequestException("to", "The span holds fewer than two samples.");
         }
         return SpectrumAnalyzer.Compute(values, record.SampleRate, w, s, maxPoints);
+    }
+
+    /// <summary>Most raw samples (of one channel) a spectrogram reads: 10 M.</summary>
+    public const long MaxSpectrogramSamples = 10_000_000;
+
+    /// <summary>Most frames (columns) of a spectrogram.</summary>
+    public const int MaxSpectrogramFrames = 1000;
+
+    /// <summary>
+    /// Spectrogram of one channel over [from, to]: frames of <paramref name="frame"/> samples (a power of two,
+    /// 16–65536, default 1024), at most <paramref name="frames"/> of them (default 300), frequency rows reduced
+    /// to <paramref name="rows"/>; reads at most <see cref="MaxSpectrogramSamples"/> raw samples and refuses more.
+    /// </summary>
+    public async Task<SpectrogramResult?> SpectrogramAsync(Requester requester, Guid id, string? from, string? to, string? channel, string? window, string? scale,
+        string? frame, string? frames, string? rows, CancellationToken cancellationToken)
+    {
+        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        {
+            return null;
+        }
+        var (fromIndex, toIndex) = AnalysisRange.Parse(record, from, to);
+        var c = AnalysisRange.Channel(record, string.IsNullOrWhiteSpace(channel) ? "0" : channel);
+        var w = ParseEnum<SpectrumWindow>(window, "window", SpectrumWindow.Hann);
+        var s = ParseEnum<SpectrumScale>(scale, "scale", SpectrumScale.Db);
+        var frameLength = ParseInt(frame, "frame", 1024, 16, 65_536);
+        if (!System.Numerics.BitOperations.IsPow2(frameLength))
+        {
+            throw new AnalysisRequestException("frame", $"frame must be a power of two from 16 to 65536 ({frameLength} is not).");
+        }
+        var maxFrames = ParseInt(frames, "frames", 300, 2, MaxSpectrogramFrames);
+        var maxRows = ParseInt(rows, "rows", 256, 2, 4096);
+        var (values, runs) = await ReadChannelAsync(record, c, fromIndex, toIndex, MaxSpectrogramSamples, "The spectrogram reads at most 10,000,000 raw samples", cancellationToken);
+        if (!runs.Select((r, k) => (k + 1 < runs.Count ? runs[k + 1].Offset : values.Length) - r.Offset).Any(n => n >= frameLength))
+        {
+            throw new AnalysisRequestException("to", string.Create(CultureInfo.InvariantCulture,
+                $"The span holds no {frameLength:N0} contiguous samples ({frameLength / record.SampleRate:0.######} s): widen it or choose a shorter frame."));
+        }
+        return SpectrumAnalyzer.Spectrogram(values, runs, record.SampleRate, w, s, frameLength, maxFrames, maxRows);
     }
 
     /// <summary>Frequency, duty cycle, rise/fall time and edge count of one channel over [from, to]; bounded by <see cref="MaxEdgeSamples"/>.</summary>
@@ -61,8 +99,8 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
         }
         var (fromIndex, toIndex) = AnalysisRange.Parse(record, from, to);
         var c = AnalysisRange.Channel(record, string.IsNullOrWhiteSpace(channel) ? "0" : channel);
-        var values = await ReadChannelAsync(record, c, fromIndex, toIndex, MaxEdgeSamples, "Edge measurements read at most 10,000,000 raw samples", cancellationToken);
-        return EdgeAnalyzer.Analyze(c, values, record.SampleRate);
+        var (values, runs) = await ReadChannelAsync(record, c, fromIndex, toIndex, MaxEdgeSamples, "Edge measurements read at most 10,000,000 raw samples", cancellationToken);
+        return EdgeAnalyzer.Analyze(c, values, record.SampleRate, [.. runs.Skip(1).Select(r => r.Offset)]);
     }
 
     /// <summary>
@@ -83,7 +121,12 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
         return (index, []);
     }
 
-    private async Task<float[]> ReadChannelAsync(MeasurementRecord record, int channel, long fromIndex, long toIndex, long limit, string limitText, CancellationToken ct)
+    /// <summary>
+    /// The raw samples of one channel in [fromIndex, toIndex) end to end, and where each contiguous run starts
+    /// (Offset into the values, sample Index): a new run begins where the stored chunks are not contiguous — the
+    /// sample indices jump, or the next chunk's first sample is not one sample period after the previous one's last.
+    /// </summary>
+    private async Task<(float[] Values, List<(int Offset, long Index)> Runs)> ReadChannelAsync(MeasurementRecord record, int channel, long fromIndex, long toIndex, long limit, string limitText, CancellationToken ct)
     {
         if (record.DataExpired)
         {
@@ -96,6 +139,10 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
                 $"The span holds {requested:N0} samples ({requested / record.SampleRate:0.###} s at {record.SampleRate:0.###} Hz). {limitText} ({limit / record.SampleRate:0.###} s here): narrow the span."));
         }
         var values = new List<float>((int)Math.Min(Math.Max(requested, 0), limit));
+        var runs = new List<(int Offset, long Index)>();
+        var period = 1e9 / record.SampleRate;
+        long? nextIndex = null;
+        var lastNs = 0L;
         await foreach (var segment in store.ReadRawAsync(record.Id, fromIndex, toIndex, [channel], ct))
         {
             if (values.Count + (long)segment.Count > limit)
@@ -103,9 +150,27 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
                 throw new AnalysisRequestException("to", string.Create(CultureInfo.InvariantCulture,
                     $"The span holds more than {limit:N0} samples. {limitText} ({limit / record.SampleRate:0.###} s here): narrow the span."));
             }
+            var step = segment.TimeOfSampleNs(0, record.SampleRate) - lastNs;
+            if (nextIndex != segment.FirstIndex || step < period / 2 || step > period * 1.5)
+            {
+                runs.Add((values.Count, segment.FirstIndex));
+            }
             values.AddRange(segment.Channel(0));
+            nextIndex = segment.FirstIndex + segment.Count;
+            lastNs = segment.TimeOfSampleNs(segment.Count - 1, record.SampleRate);
         }
-        return [.. values];
+        return ([.. values], runs);
+    }
+
+    private static int ParseInt(string? text, string parameter, int fallback, int min, int max)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
+            ? v
+            : throw new AnalysisRequestException(parameter, string.Create(CultureInfo.InvariantCulture, $"{parameter} must be a whole number from {min} to {max}."));
     }
 
     private static T ParseEnum<T>(string? text, string parameter, T fallback) where T : struct, Enum

@@ -49,6 +49,25 @@ public sealed record SpectrumResult
     public required double ResolutionHz { get; init; }
 }
 
+/// <summary>Short-time spectra of a span: one reduced spectrum per frame.</summary>
+public sealed record SpectrogramResult
+{
+    /// <summary>Centre of each frame, seconds since the first sample.</summary>
+    public required double[] TimeSeconds { get; init; }
+    /// <summary>Frequency of each row, Hz (the strongest bin of each group of bins).</summary>
+    public required double[] FrequencyHz { get; init; }
+    /// <summary>Per frame, the magnitude of each row on the requested scale.</summary>
+    public required double[][] Magnitude { get; init; }
+    /// <summary>Per frame, the frequency of its strongest bin (not DC) at full resolution.</summary>
+    public required double[] PeakFrequencyHz { get; init; }
+    /// <summary>Samples per frame.</summary>
+    public required int FrameLength { get; init; }
+    /// <summary>Samples from one frame's start to the next one's (within a run).</summary>
+    public required int HopSamples { get; init; }
+    /// <summary>Bin spacing, Hz.</summary>
+    public required double ResolutionHz { get; init; }
+}
+
 /// <summary>
 /// FFT of a span of one channel with MathNet.Numerics (chosen over FftSharp in the bench: see
 /// docs/benchmarks.md). Magnitudes are scaled so a sine of amplitude A reads A (linear) at its peak:
@@ -71,17 +90,88 @@ public static class SpectrumAnalyzer
         var n = samples.Length;
         var fftLength = (int)BitOperations.RoundUpToPowerOf2((uint)n);
         var w = Window(window, n);
+        var amplitude = new double[fftLength / 2 + 1];
+        Amplitudes(samples, w, w.Sum(), new double[fftLength + 2], amplitude);
+        var resolution = sampleRate / fftLength;
+        var peaks = FindPeaks(amplitude, PeakCount, LobeHalfWidth(window) * fftLength / n + 1)
+            .Select(k => new SpectrumPeak(k * resolution, OnScale(amplitude[k], scale))).ToList();
+        var (frequency, magnitude) = Reduce(amplitude, resolution, scale, maxPoints, atPeak: true);
+        return new SpectrumResult
+        {
+            FrequencyHz = frequency,
+            Magnitude = magnitude,
+            Peaks = peaks,
+            Samples = n,
+            FftLength = fftLength,
+            ResolutionHz = resolution,
+        };
+    }
+
+    /// <summary>
+    /// Short-time spectra of <paramref name="samples"/> (a spectrogram): frames of <paramref name="frameLength"/>
+    /// samples (a power of two), each windowed and transformed like <see cref="Compute"/>, spaced so that at most
+    /// <paramref name="maxFrames"/> fit (at least a quarter frame apart). A frame never spans a gap: frames are laid
+    /// inside each contiguous run of <paramref name="runs"/> (value offset, sample index of its first value),
+    /// and a frame's time is its centre's sample index / rate.
+    /// </summary>
+    public static SpectrogramResult Spectrogram(ReadOnlySpan<float> samples, IReadOnlyList<(int Offset, long Index)> runs, double sampleRate,
+        SpectrumWindow window, SpectrumScale scale, int frameLength, int maxFrames, int maxRows)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(frameLength, 4);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFrames, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 2);
+        if (!BitOperations.IsPow2(frameLength))
+        {
+            throw new ArgumentOutOfRangeException(nameof(frameLength), frameLength, "The frame length must be a power of two.");
+        }
+        var hop = Math.Max(frameLength / 4, (int)Math.Min(int.MaxValue, ((long)samples.Length - frameLength + maxFrames - 1) / Math.Max(1, maxFrames - 1)));
+        var w = Window(window, frameLength);
+        var windowSum = w.Sum();
+        var data = new double[frameLength + 2];
+        var amplitude = new double[frameLength / 2 + 1];
+        var resolution = sampleRate / frameLength;
+        var lobe = LobeHalfWidth(window) + 1;
+        var times = new List<double>();
+        var rows = new List<double[]>();
+        var peaks = new List<double>();
+        double[] frequency = [];
+        for (var r = 0; r < runs.Count && times.Count < maxFrames; r++)
+        {
+            var runEnd = r + 1 < runs.Count ? runs[r + 1].Offset : samples.Length;
+            for (var start = runs[r].Offset; start + frameLength <= runEnd && times.Count < maxFrames; start += hop)
+            {
+                Amplitudes(samples.Slice(start, frameLength), w, windowSum, data, amplitude);
+                (frequency, var magnitude) = Reduce(amplitude, resolution, scale, maxRows, atPeak: false);
+                rows.Add(magnitude);
+                peaks.Add(FindPeaks(amplitude, 1, lobe) is [var k] ? k * resolution : 0);
+                times.Add((runs[r].Index + (start - runs[r].Offset) + (frameLength / 2.0)) / sampleRate);
+            }
+        }
+        return new SpectrogramResult
+        {
+            TimeSeconds = [.. times],
+            FrequencyHz = frequency,
+            Magnitude = [.. rows],
+            PeakFrequencyHz = [.. peaks],
+            FrameLength = frameLength,
+            HopSamples = hop,
+            ResolutionHz = resolution,
+        };
+    }
+
+    // Single-sided amplitude spectrum of one windowed frame, zero-padded to data.Length − 2 (a power of two).
+    private static void Amplitudes(ReadOnlySpan<float> samples, double[] w, double windowSum, double[] data, double[] amplitude)
+    {
+        var fftLength = data.Length - 2;
         // MathNet's real transform works in place on n + 2 doubles (interleaved re/im of n/2 + 1 bins).
-        var data = new double[fftLength + 2];
-        var windowSum = 0.0;
-        for (var i = 0; i < n; i++)
+        Array.Clear(data);
+        for (var i = 0; i < samples.Length; i++)
         {
             data[i] = samples[i] * w[i];
-            windowSum += w[i];
         }
         Fourier.ForwardReal(data, fftLength, FourierOptions.NoScaling);
         var bins = fftLength / 2 + 1;
-        var amplitude = new double[bins];
         for (var k = 0; k < bins; k++)
         {
             var re = data[2 * k];
@@ -89,10 +179,13 @@ public static class SpectrumAnalyzer
             // DC and Nyquist have no mirror image in the negative frequencies.
             amplitude[k] = Math.Sqrt(re * re + im * im) * (k == 0 || k == bins - 1 ? 1 : 2) / windowSum;
         }
-        var resolution = sampleRate / fftLength;
-        var peaks = FindPeaks(amplitude, PeakCount, LobeHalfWidth(window) * fftLength / n + 1)
-            .Select(k => new SpectrumPeak(k * resolution, OnScale(amplitude[k], scale))).ToList();
-        // Reduce for display: the max of each group of bins keeps every peak visible.
+    }
+
+    // Reduce for display: the max of each group of bins keeps every peak visible. A line plot puts the point at
+    // the strongest bin (atPeak); a heatmap's rows need the same frequencies in every frame (the group's centre).
+    private static (double[] Frequency, double[] Magnitude) Reduce(double[] amplitude, double resolution, SpectrumScale scale, int maxPoints, bool atPeak)
+    {
+        var bins = amplitude.Length;
         var group = (bins + maxPoints - 1) / maxPoints;
         var points = (bins + group - 1) / group;
         var frequency = new double[points];
@@ -107,18 +200,10 @@ public static class SpectrumAnalyzer
                     best = k;
                 }
             }
-            frequency[p] = best * resolution;
+            frequency[p] = atPeak ? best * resolution : (p * group + ((Math.Min(bins, (p + 1) * group) - p * group - 1) / 2.0)) * resolution;
             magnitude[p] = OnScale(amplitude[best], scale);
         }
-        return new SpectrumResult
-        {
-            FrequencyHz = frequency,
-            Magnitude = magnitude,
-            Peaks = peaks,
-            Samples = n,
-            FftLength = fftLength,
-            ResolutionHz = resolution,
-        };
+        return (frequency, magnitude);
     }
 
     /// <summary>Window coefficients (symmetric).</summary>

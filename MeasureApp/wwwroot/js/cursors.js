@@ -3,12 +3,15 @@
 // cursors (Shift+click), arrow keys nudge the active vertical cursor by one sample. Cursors snap to
 // the sample grid (index / rate). Positions go to .NET through OnCursorsChanged(t1, t2, y1, y2).
 // The chart's own code may replace its layout (zoom re-renders): the lines are put back after every plot.
+// With reportView the module also tells .NET the chart's visible time range (OnViewChanged(from, to)): a
+// live or replay chart has no zoom state on the server, so the readout asks the chart what it shows.
+// Detaching removes the lines (a live chart that resumes scrolling must not keep them).
 
 const states = new Map();
 
-export function attach(id, dotnet, sampleRate, maxTime) {
+export function attach(id, dotnet, sampleRate, maxTime, reportView) {
     detach(id);
-    const state = { id, dotnet, rate: sampleRate > 0 ? sampleRate : 1, maxTime, t: [null, null], y: [null, null], active: 0, gd: null, frames: 0, handlers: [] };
+    const state = { id, dotnet, rate: sampleRate > 0 ? sampleRate : 1, maxTime, reportView: !!reportView, view: null, t: [null, null], y: [null, null], active: 0, gd: null, frames: 0, handlers: [] };
     states.set(id, state);
     waitForPlot(state);
 }
@@ -21,6 +24,10 @@ export function detach(id) {
     if (state.gd && state.gd.removeListener) {
         state.gd.removeListener('plotly_relayout', state.onRelayout);
         state.gd.removeListener('plotly_afterplot', state.onAfterPlot);
+        if (document.body.contains(state.gd) && window.Plotly) {
+            const others = (state.gd.layout.shapes || []).filter(s => !(s.name || '').startsWith('cursor-'));
+            window.Plotly.relayout(state.gd, { shapes: others });
+        }
     }
 }
 
@@ -108,6 +115,7 @@ function waitForPlot(state) {
         if (changed) { draw(state); notify(state); }
     };
     state.onAfterPlot = () => {
+        reportView(state);
         const names = (gd.layout.shapes || []).map(s => s.name);
         const want = wanted(state).map(s => s.name);
         if (want.some(n => !names.includes(n))) draw(state);
@@ -115,6 +123,19 @@ function waitForPlot(state) {
     gd.on('plotly_relayout', state.onRelayout);
     gd.on('plotly_afterplot', state.onAfterPlot);
     draw(state);
+    reportView(state);
+}
+
+// The visible x range, rounded to samples and clipped at 0, when it changed (only with reportView).
+function reportView(state) {
+    if (!state.reportView || !state.gd || !state.gd._fullLayout) return;
+    const range = state.gd._fullLayout.xaxis.range;
+    if (!range || !isFinite(range[0]) || !isFinite(range[1])) return;
+    const from = Math.max(0, Math.ceil(range[0] * state.rate) / state.rate);
+    const to = Math.max(from, Math.floor(range[1] * state.rate) / state.rate);
+    if (state.view && state.view[0] === from && state.view[1] === to) return;
+    state.view = [from, to];
+    state.dotnet.invokeMethodAsync('OnViewChanged', from, to).catch(() => { });
 }
 
 function toData(state, clientX, clientY) {

@@ -200,7 +200,7 @@ public sealed class HistoryReadScenario : ILoadScenario
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  {label,-8} level {last.Level}, {last.SummaryRowsRead} summary rows, {last.RawSamplesRead} raw samples, {last.ColumnStarts.Count} columns: p50 {summary.PercentileNs(0.5) / 1e6:F2} ms, p95 {summary.PercentileNs(0.95) / 1e6:F2} ms, max {summary.MaxNs / 1e6:F2} ms"));
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"  {label,-8} statistics: {lastStats.SummaryRowsRead} rows with sums, {lastStats.RawSamplesRead} raw samples: p50 {stats.PercentileNs(0.5) / 1e6:F2} ms, p95 {stats.PercentileNs(0.95) / 1e6:F2} ms, max {stats.MaxNs / 1e6:F2} ms"));
+                $"  {label,-8} statistics: {lastStats.SummaryRowsRead} rows with sums, {lastStats.RawSamplesRead} raw samples, {lastStats.RoundTrips} round trips: p50 {stats.PercentileNs(0.5) / 1e6:F2} ms, p95 {stats.PercentileNs(0.95) / 1e6:F2} ms, max {stats.MaxNs / 1e6:F2} ms"));
         }
         return new HistoryReadResult(provider, stored, chunkCount, write.Elapsed, bytes, zooms);
     }
