@@ -22,7 +22,7 @@ public sealed class TightEventBudgetFixture() : BrowserFixture(new Dictionary<st
 /// <summary>Issue 13 (Low): a tab flooding UI events (190,000 in 40 s) is held to its budget and
 /// disconnected with a logged, counted reason, in real Chromium over a real circuit; another user's
 /// live chart and clicks are never slowed.</summary>
-public sealed class CircuitEventBudgetBrowserTests(TightEventBudgetFixture browser) : IClassFixture<TightEventBudgetFixture>
+public sealed class CircuitEventBudgetBrowserTests(TightEventBudgetFixture browser, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<TightEventBudgetFixture>
 {
     [Fact]
     public async Task AFloodOfClicksIsHeldToTheTabsBudgetAndDisconnectedWhileAnotherUsersLiveChartIsNeverSlowed()
@@ -46,6 +46,7 @@ public sealed class CircuitEventBudgetBrowserTests(TightEventBudgetFixture brows
         await Eventually.TrueAsync(() => limiter.For(flooder.Id).Disconnected >= 1, "the flooding tab is disconnected", TimeSpan.FromSeconds(90));
         var seconds = clock.Elapsed.TotalSeconds;
         var flooded = limiter.For(flooder.Id);
+        output.WriteLine($"5000 clicks sent; {flooded.Admitted - before} handled, {flooded.Delayed} waited, disconnected after {seconds:F1} s");
 
         // The bucket admits at most its burst plus the rate for the time the flood lasted.
         Assert.InRange(flooded.Admitted - before, 1, 20 + (20 * seconds) + 1);

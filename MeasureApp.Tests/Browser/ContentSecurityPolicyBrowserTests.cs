@@ -59,10 +59,10 @@ public sealed class ContentSecurityPolicyBrowserTests(BrowserFixture browser) : 
         await page.WaitForSelectorAsync(".js-plotly-plot", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached });
         await page.ClickAsync("#logout");
         await page.WaitForURLAsync(url => url.Contains("/Account/Login", StringComparison.Ordinal));
-
         var reported = await page.EvaluateAsync<string[]>("() => JSON.parse(sessionStorage.getItem('csp-violations') || '[]')");
         Assert.Empty(reported);
         Assert.Empty(console);
+
         await page.Context.CloseAsync();
     }
 }

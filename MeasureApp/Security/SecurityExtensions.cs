@@ -135,7 +135,8 @@ public static class SecurityExtensions
         app.Use((context, next) =>
         {
             var headers = context.Response.Headers;
-            var nonce = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            // Hex: nothing in it needs HTML encoding in the attribute (base64's '+' would be written as an entity).
+            var nonce = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
             context.Items[NonceItem] = nonce;
             headers.ContentSecurityPolicy = ContentSecurityPolicy(nonce);
             headers["Referrer-Policy"] = "same-origin";
