@@ -1,6 +1,7 @@
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Limits;
 using MeasureApp.Tests.Infrastructure;
+using MeasureApp.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
@@ -60,6 +61,34 @@ public sealed class LimitsBrowserTests(BrowserFixture browser) : IClassFixture<B
         Assert.Contains("1 of 1 allowed tabs", await refusal.InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await second.Locator(LivePageDriver.NewMeasurementButton).CountAsync());
         Assert.Equal(1, await first.Locator(LivePageDriver.NewMeasurementButton).CountAsync());
+        await first.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task ATabWhoseConnectionDroppedNoLongerCountsAgainstTheOpenTabsLimit()
+    {
+        var op = await Users.CreateOperatorAsync(browser.Factory.Services, "droppedtab@test.local");
+        var errors = await browser.Factory.Services.GetRequiredService<LimitsAdminService>().SaveOverridesAsync(
+            new Requester("admin", "admin", IsAdmin: true), op.Id, new LimitOverrides { MaxSessions = 1 }, CancellationToken.None);
+        Assert.Empty(errors);
+        var registry = browser.Factory.Services.GetRequiredService<MeasureApp.Presence.CircuitRegistry>();
+
+        var first = await browser.LoggedInPageAsync(op.Email!, Users.Password);
+        await BrowserFixture.GotoInteractiveAsync(first, "/live");
+        await first.WaitForSelectorAsync(LivePageDriver.NewMeasurementButton);
+        Assert.Single(registry.ForUser(op.Id), c => c.Connected);
+
+        // The tab's renderer dies without saying goodbye (a crash, a lost network, a sleeping laptop):
+        // its socket drops, and Blazor keeps the circuit up to 3 minutes for a reconnect.
+        var cdp = await first.Context.NewCDPSessionAsync(first);
+        _ = cdp.SendAsync("Page.crash").ContinueWith(_ => { }, TaskScheduler.Default);
+        await Eventually.TrueAsync(() => registry.ForUser(op.Id) is [{ Connected: false }], "the dropped tab's circuit is kept but disconnected", TimeSpan.FromSeconds(60));
+
+        var second = await first.Context.NewPageAsync();
+        await BrowserFixture.GotoInteractiveAsync(second, "/live");
+        await second.WaitForSelectorAsync(LivePageDriver.NewMeasurementButton);
+        Assert.Equal(0, await second.Locator("#tab-limit").CountAsync());
+        Assert.Single(registry.ForUser(op.Id), c => c.Connected);
         await first.Context.CloseAsync();
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace MeasureApp.Tests.Infrastructure;
@@ -37,6 +38,9 @@ public sealed class AppFactory : WebApplicationFactory<Program>
     }
 
     public DatabaseProvider Provider { get; }
+
+    /// <summary>The app's log lines (Information and above).</summary>
+    public CapturedLogs Logs { get; } = new();
 
     /// <summary>A small connection pool (PostgreSQL only) for tests of pool exhaustion; null = Npgsql's default.</summary>
     public int? MaxPoolSize { get; init; }
@@ -71,6 +75,7 @@ public sealed class AppFactory : WebApplicationFactory<Program>
         // Suites log in many users from one loopback address; the limit's own tests set it low.
         builder.UseSetting("Security:LoginsPerMinute", "10000");
         builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, TestPeerStartupFilter>());
+        builder.ConfigureLogging(l => l.AddProvider(Logs));
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -10,8 +10,16 @@ namespace MeasureApp.Tests.Infrastructure;
 /// The real app on a loopback Kestrel port plus Debian's Chromium driven by Playwright
 /// (never a downloaded browser). One per test class.
 /// </summary>
-public sealed class BrowserFixture : IAsyncLifetime
+public class BrowserFixture : IAsyncLifetime
 {
+    public BrowserFixture()
+        : this(null)
+    {
+    }
+
+    /// <summary>For a fixture whose app runs with its own settings (a derived fixture class).</summary>
+    protected BrowserFixture(IDictionary<string, string?>? settings) => Factory = new(DatabaseProvider.Sqlite, settings);
+
     public static readonly string[] ChromiumArgs =
     [
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -20,7 +28,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     private IPlaywright? _playwright;
 
-    public AppFactory Factory { get; } = new(DatabaseProvider.Sqlite);
+    public AppFactory Factory { get; }
 
     public IBrowser Browser { get; private set; } = null!;
 

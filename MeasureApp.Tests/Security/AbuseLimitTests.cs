@@ -1,9 +1,11 @@
 using System.Net;
+using System.Net.Http.Json;
 using MeasureApp.Data;
 using MeasureApp.Security;
 using MeasureApp.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -11,7 +13,7 @@ using Microsoft.Extensions.Options;
 namespace MeasureApp.Tests.Security;
 
 /// <summary>Issue 13 items 3, 4, 6, 8 and the Low list, through real HTTP on the real app.</summary>
-public sealed class AbuseLimitTests
+public sealed class AbuseLimitTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static Dictionary<string, string?> Settings(params (string Key, string Value)[] pairs) =>
         pairs.ToDictionary(p => p.Key, p => (string?)p.Value);
@@ -259,14 +261,33 @@ public sealed class AbuseLimitTests
     }
 
     [Fact]
-    public async Task PagesCarryAContentSecurityPolicyAndReferrerPolicy()
+    public async Task PagesCarryAContentSecurityPolicyWithoutInlineScriptOrEvalAndAReferrerPolicy()
     {
         using var factory = new AppFactory(DatabaseProvider.Sqlite);
-        using var response = await factory.CreateClient().GetAsync("/Account/Login");
+        var admin = await CookieSession.LoginAsync(factory, AppFactory.AdminEmail, AppFactory.AdminPassword);
+        using var login = await factory.CreateClient().GetAsync("/Account/Login");
+        using var live = await admin.GetAsync("/live");
+        using var again = await admin.GetAsync("/live");
 
-        // Blazor adds its own frame-ancestors policy beside it; browsers enforce both.
-        Assert.Contains(SecurityExtensions.ContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy"));
-        Assert.Equal("same-origin", response.Headers.GetValues("Referrer-Policy").Single());
+        var nonces = new List<string>();
+        foreach (var response in new[] { login, live, again })
+        {
+            // Blazor adds its own frame-ancestors policy beside it; browsers enforce both.
+            var policy = Assert.Single(response.Headers.GetValues("Content-Security-Policy"), p => p.Contains("script-src", StringComparison.Ordinal));
+            var scripts = System.Text.RegularExpressions.Regex.Match(policy, "script-src ([^;]*)").Groups[1].Value;
+            var nonce = System.Text.RegularExpressions.Regex.Match(scripts, "^'self' 'nonce-([0-9A-F]{32})'$");
+            Assert.True(nonce.Success, $"script-src is \"{scripts}\"");
+            Assert.Contains("object-src 'none'", policy, StringComparison.Ordinal);
+            Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+            // The only inline script (Blazor's import map) carries this response's nonce.
+            var html = await response.Content.ReadAsStringAsync();
+            var importMap = System.Text.RegularExpressions.Regex.Match(html, "<script[^>]*importmap[^>]*>");
+            Assert.True(importMap.Success, "The page has no import map.");
+            Assert.Contains($"nonce=\"{nonce.Groups[1].Value}\"", importMap.Value, StringComparison.Ordinal);
+            Assert.Equal("same-origin", response.Headers.GetValues("Referrer-Policy").Single());
+            nonces.Add(nonce.Groups[1].Value);
+        }
+        Assert.Equal(3, nonces.Distinct().Count());
     }
 
     [Fact]
@@ -279,6 +300,87 @@ public sealed class AbuseLimitTests
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal("/messungen/%C3%A4%E2%82%AC", response.Headers.Location!.AbsolutePath);
+    }
+
+    [Fact]
+    public async Task ALineBreakInAMeasurementNameCannotForgeALogLine()
+    {
+        using var factory = new AppFactory(DatabaseProvider.Sqlite);
+        var client = await HttpLogin.LoggedInClientAsync(factory, AppFactory.AdminEmail, AppFactory.AdminPassword);
+        const string Forged = "info: MeasureApp.Admin.UserAdminService[0] Admin rights granted to eve@test.local";
+
+        using var created = await client.PostAsJsonAsync("/api/measurements", new { device = "sim-1", channels = 1, sampleRate = 1000, name = "sine\r\n" + Forged + "\nx" });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var line = Assert.Single(factory.Logs.Lines, l => l.Message.Contains("Admin rights granted", StringComparison.Ordinal));
+        Assert.DoesNotContain('\n', line.Message);
+        Assert.DoesNotContain('\r', line.Message);
+        Assert.Contains("(sine " + Forged + " x) started by", line.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnknownAccountCostsOnePasswordHashLikeAKnownOneSoTheLoginTimeTellsNothing()
+    {
+        var hashes = new CountingHasher();
+        using var factory = new AppFactory(DatabaseProvider.Sqlite);
+        using var app = factory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<IPasswordHasher<AppUser>>(hashes)));
+        var known = new List<double>();
+        var unknown = new List<double>();
+        // Warm-up: the first unknown login also creates the dummy hash it verifies against.
+        await TimedFailedLoginAsync(app, "10.7.0.250", "nobody-warm@test.local", hashes);
+        for (var round = 0; round < 7; round++)
+        {
+            // Alternating order, a fresh address each (5 failures from one address lock the pair out).
+            foreach (var real in round % 2 == 0 ? new[] { true, false } : [false, true])
+            {
+                var (ms, verified) = await TimedFailedLoginAsync(app, $"10.7.{(real ? 1 : 2)}.{round}", real ? AppFactory.AdminEmail : $"nobody{round}@test.local", hashes);
+                Assert.Equal(1, verified);
+                (real ? known : unknown).Add(ms);
+            }
+        }
+
+        // Same-run baseline: before the fix an unknown account answered 10 to 400 times faster (2-17 ms vs 141-900 ms).
+        var ratio = Median(unknown) / Median(known);
+        output.WriteLine($"failed login, median of 7: known account {Median(known):F1} ms, unknown account {Median(unknown):F1} ms, ratio {ratio:F2}");
+        Assert.True(ratio > 0.25, $"Unknown accounts answer {1 / ratio:F1} times faster than a known one (median {Median(unknown):F1} ms vs {Median(known):F1} ms).");
+    }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static async Task<(double Milliseconds, int Verified)> TimedFailedLoginAsync(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> app, string address, string email, CountingHasher hashes)
+    {
+        var session = new CookieSession(app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false }));
+        session.Headers[TestPeerStartupFilter.Header] = address;
+        var form = new Dictionary<string, string>
+        {
+            ["_handler"] = "login",
+            ["__RequestVerificationToken"] = await session.FormTokenAsync("/Account/Login"),
+            ["Input.Email"] = email,
+            ["Input.Password"] = "wrong-password",
+        };
+        var before = hashes.Verified;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await session.PostFormAsync("/Account/Login", form);
+        var ms = clock.Elapsed.TotalMilliseconds;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Invalid email or password.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        return (ms, hashes.Verified - before);
+    }
+
+    private sealed class CountingHasher : IPasswordHasher<AppUser>
+    {
+        private readonly PasswordHasher<AppUser> _inner = new();
+        private int _verified;
+
+        public int Verified => Volatile.Read(ref _verified);
+
+        public string HashPassword(AppUser user, string password) => _inner.HashPassword(user, password);
+
+        public PasswordVerificationResult VerifyHashedPassword(AppUser user, string hashedPassword, string providedPassword)
+        {
+            Interlocked.Increment(ref _verified);
+            return _inner.VerifyHashedPassword(user, hashedPassword, providedPassword);
+        }
     }
 
     private sealed class OptionsMonitorStub(SecurityOptions value) : IOptionsMonitor<SecurityOptions>

@@ -17,6 +17,7 @@ public static class CoordinationExtensions
         services.AddSingleton<RedisLink>();
         services.AddHostedService<RedisLivenessService>();
         services.AddSingleton<ILimitCoordinator, RedisLimitCoordinator>();
+        services.AddSingleton<MeasureApp.Limits.IClusterUserSlots, RedisExportSlots>();
         services.AddSingleton<RedisPresenceStore>();
         services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceStore>());
         return services;

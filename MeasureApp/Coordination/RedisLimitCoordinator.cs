@@ -27,7 +27,7 @@ public sealed class RedisLimitCoordinator : ILimitCoordinator, IDisposable
 
     // The liveness keys are written by RedisLink.CheckAsync only: one that vanished (a Redis restart)
     // must stay missing until the check notices it and re-publishes.
-    private static readonly LuaScript Acquire = LuaScript.Prepare("""
+    internal static readonly LuaScript Acquire = LuaScript.Prepare("""
         local fields = redis.call('HGETALL', @hash)
         local total = 0
         for i = 1, #fields, 2 do
@@ -45,7 +45,7 @@ public sealed class RedisLimitCoordinator : ILimitCoordinator, IDisposable
         return {1, total + 1}
         """);
 
-    private static readonly LuaScript Release = LuaScript.Prepare("""
+    internal static readonly LuaScript Release = LuaScript.Prepare("""
         local left = redis.call('HINCRBY', @hash, @me, -1)
         if left <= 0 then
           redis.call('HDEL', @hash, @me)

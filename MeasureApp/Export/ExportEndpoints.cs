@@ -79,7 +79,7 @@ public static class ExportEndpoints
         }
         var export = plan.Plan!;
         var max = (await limits.GetAsync(requester.UserId, ct)).MaxConcurrentExports;
-        using var lease = gate.TryEnter(requester.UserId, max);
+        await using var lease = await gate.TryEnterAsync(requester.UserId, max);
         if (lease is null)
         {
             await Results.Problem(title: "Too many exports",

@@ -64,9 +64,63 @@ public class UserSlots
     }
 }
 
+/// <summary>A per-user count shared by every instance (Redis when configured).</summary>
+public interface IClusterUserSlots
+{
+    /// <summary>Takes one of <paramref name="max"/> slots of <paramref name="userId"/> across the cluster:
+    /// true when taken, false when all are in use, null when the cluster cannot be asked (the caller
+    /// decides on this instance's count; the slot is still counted and published once it can be).</summary>
+    ValueTask<bool?> TryAcquireAsync(string userId, int max);
+
+    /// <summary>Gives back a slot taken with <see cref="TryAcquireAsync"/> (also one taken while unreachable).</summary>
+    ValueTask ReleaseAsync(string userId);
+}
+
 /// <summary>Streaming exports being sent: one operator's slow downloads must not tie up the server
-/// for everyone else (<c>Limits:MaxConcurrentExports</c>).</summary>
-public sealed class ExportSlots : UserSlots;
+/// for everyone else (<c>Limits:MaxConcurrentExports</c>). With Redis the limit holds across all
+/// instances (<paramref name="cluster"/>); while Redis is unreachable, and without it, per instance.</summary>
+public sealed class ExportSlots(IClusterUserSlots? cluster = null) : UserSlots
+{
+    /// <summary>Admits one more export of <paramref name="userId"/>, or returns null when
+    /// <paramref name="max"/> are already running (on this instance, or with Redis in the cluster).
+    /// Dispose the lease when the download ends.</summary>
+    public async ValueTask<IAsyncDisposable?> TryEnterAsync(string userId, int max)
+    {
+        var local = TryEnter(userId, max);
+        if (local is null)
+        {
+            return null;
+        }
+        if (cluster is null)
+        {
+            return new ClusterLease(local, null, userId);
+        }
+        if (await cluster.TryAcquireAsync(userId, max) == false)
+        {
+            local.Dispose();
+            return null;
+        }
+        return new ClusterLease(local, cluster, userId);
+    }
+
+    private sealed class ClusterLease(IDisposable local, IClusterUserSlots? shared, string userId) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+            local.Dispose();
+            if (shared is not null)
+            {
+                await shared.ReleaseAsync(userId);
+            }
+        }
+    }
+}
 
 /// <summary>Private SIMULATION players running in tabs (bounded by <c>Limits:MaxParallelMeasurements</c>).</summary>
 public sealed class SimulationSlots : UserSlots;

@@ -24,12 +24,24 @@ public static class SecurityExtensions
     private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>Content-Security-Policy of every response. Scripts allow inline (Blazor's import map)
-    /// and eval (Plotly's bundle); everything else is this origin only, and no site may frame the app.</summary>
-    public const string ContentSecurityPolicy =
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+    /// <summary>Key of the per-response script nonce in <see cref="HttpContext.Items"/> (see <see cref="CspNonce"/>).</summary>
+    private const string NonceItem = "MeasureApp.CspNonce";
+
+    /// <summary>
+    /// Content-Security-Policy of every response, for a response whose inline scripts carry
+    /// <paramref name="nonce"/>. Scripts: this origin plus the one inline script Blazor writes (its import
+    /// map, tagged with the nonce); no <c>eval</c>, no other inline script. Styles keep
+    /// <c>'unsafe-inline'</c>: Blazor applies MudBlazor's <c>style</c> attributes with
+    /// <c>setAttribute</c> and Plotly adds <c>&lt;style&gt;</c> elements (docs/security.md). Everything
+    /// else is this origin only, and no site may frame the app.
+    /// </summary>
+    public static string ContentSecurityPolicy(string nonce) =>
+        $"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; " +
         "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; " +
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+    /// <summary>The script nonce of this response (App.razor tags Blazor's import map with it).</summary>
+    public static string? CspNonce(HttpContext? context) => context?.Items.TryGetValue(NonceItem, out var nonce) == true ? nonce as string : null;
 
     /// <summary>Registers the security services; call after Identity is registered.</summary>
     public static WebApplicationBuilder AddMeasureAppSecurity(this WebApplicationBuilder builder)
@@ -98,6 +110,11 @@ public static class SecurityExtensions
         });
         services.AddHsts(o => o.MaxAge = TimeSpan.FromDays(365));
         services.AddSingleton<CircuitGate>();
+
+        // Every tab's UI events within a budget (a hub filter on Blazor's hub).
+        services.AddSingleton<CircuitEventLimiter>();
+        services.AddSingleton<CircuitEventMetrics>();
+        services.AddSignalR(o => Microsoft.AspNetCore.SignalR.HubOptionsExtensions.AddFilter<CircuitEventLimiter>(o));
         return builder;
     }
 
@@ -106,6 +123,7 @@ public static class SecurityExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var settings = app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value;
+        _ = app.Services.GetRequiredService<CircuitEventMetrics>();
         if (settings.TrustForwardedHeaders)
         {
             app.UseForwardedHeaders();
@@ -117,7 +135,10 @@ public static class SecurityExtensions
         app.Use((context, next) =>
         {
             var headers = context.Response.Headers;
-            headers.ContentSecurityPolicy = ContentSecurityPolicy;
+            // Hex: nothing in it needs HTML encoding in the attribute (base64's '+' would be written as an entity).
+            var nonce = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            context.Items[NonceItem] = nonce;
+            headers.ContentSecurityPolicy = ContentSecurityPolicy(nonce);
             headers["Referrer-Policy"] = "same-origin";
             headers.XContentTypeOptions = "nosniff";
             return next(context);

@@ -45,6 +45,18 @@ public sealed class SecurityOptions
     /// <summary>Interactive circuits from one client address.</summary>
     [Range(1, 1_000_000, ErrorMessage = "Security:MaxCircuitsPerAddress must be between {1} and {2}.")]
     public int MaxCircuitsPerAddress { get; set; } = 50;
+
+    /// <summary>UI events (clicks, inputs, calls from JS, navigations) one tab may send per second, sustained.</summary>
+    [Range(1, 100_000, ErrorMessage = "Security:CircuitEventsPerSecond must be between {1} and {2}.")]
+    public int CircuitEventsPerSecond { get; set; } = 50;
+
+    /// <summary>UI events one tab may send at once above the sustained rate.</summary>
+    [Range(1, 100_000, ErrorMessage = "Security:CircuitEventBurst must be between {1} and {2}.")]
+    public int CircuitEventBurst { get; set; } = 200;
+
+    /// <summary>Seconds a tab may stay over its event budget (its events wait) before its connection is ended.</summary>
+    [Range(1, 3600, ErrorMessage = "Security:CircuitFloodSeconds must be between {1} and {2}.")]
+    public int CircuitFloodSeconds { get; set; } = 10;
 }
 
 [OptionsValidator]
