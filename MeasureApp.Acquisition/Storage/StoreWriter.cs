@@ -31,6 +31,7 @@ public sealed class StoreWriter : BackgroundService
     public static readonly TimeSpan MaxChunkSpan = TimeSpan.FromMilliseconds(250);
 
     private const int MaxBatchChunks = 256;
+    private const long MaxBatchBytes = 8L * 1024 * 1024;
     private const long MaxReplayBatchBytes = 16L * 1024 * 1024;
     private static readonly TimeSpan ReplayYield = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan LastReplayBudget = TimeSpan.FromSeconds(10);
@@ -207,9 +208,17 @@ public sealed class StoreWriter : BackgroundService
             while (await WaitForWorkAsync())
             {
                 MeasurementInfo? update = null;
-                while (ready.Count < MaxBatchChunks && update is null && TryTake(out var item))
+                // A batch is at most MaxBatchChunks chunks or ~MaxBatchBytes: at high rates 256 chunks would be
+                // 80 MB in flight to the database, all of it lost by a crash until committed.
+                var batchBytes = 0L;
+                while (ready.Count < MaxBatchChunks && batchBytes < MaxBatchBytes && update is null && TryTake(out var item))
                 {
+                    var before = ready.Count;
                     update = Accept(item, ready, waiting);
+                    for (var i = before; i < ready.Count; i++)
+                    {
+                        batchBytes += ready[i].Payload.Length;
+                    }
                 }
                 if (ready.Count > 0)
                 {
@@ -295,7 +304,8 @@ public sealed class StoreWriter : BackgroundService
         if (_queue.Reader.TryRead(out item))
         {
             _dataTaken++;
-            _lastQueueDelayTicks = System.Diagnostics.Stopwatch.GetElapsedTime(item.Enqueued).Ticks;
+            // The longest wait of a block in this round's batch (the first taken is the oldest).
+            _lastQueueDelayTicks = Math.Max(_lastQueueDelayTicks, System.Diagnostics.Stopwatch.GetElapsedTime(item.Enqueued).Ticks);
             return true;
         }
         return false;
@@ -355,15 +365,17 @@ public sealed class StoreWriter : BackgroundService
     private static int MinChunkSamples(double sampleRate) =>
         (int)Math.Max(1, Math.Min(Math.Max(512, sampleRate / 10), Math.Ceiling(sampleRate * MaxChunkSpan.TotalSeconds)));
 
-    // How long the newest block taken had waited in the queue: real time on purpose (it measures how far
-    // the database is behind the data, which a test's fake clock does not see).
-    private TimeSpan QueueDelay() => TimeSpan.FromTicks(_lastQueueDelayTicks);
+    // How long the oldest block of this batch waited in the queue (then reset for the next batch): real
+    // time on purpose (it measures how far the database is behind the data, which a fake clock does not see).
+    private TimeSpan QueueDelay() => TimeSpan.FromTicks(Interlocked.Exchange(ref _lastQueueDelayTicks, 0));
 
     private async Task PersistAsync(List<StoredChunk> chunks, CancellationToken stoppingToken)
     {
+        var delay = QueueDelay();
+        var overflow = delay > _spoolOptions.OverflowAfter;
         while (true)
         {
-            if (Volatile.Read(ref _spool) is null && QueueDelay() is var delay && delay > _spoolOptions.OverflowAfter)
+            if (Volatile.Read(ref _spool) is null && overflow)
             {
                 // The database is slower than the data: blocks wait in memory, where a crash would lose
                 // them. The fsync'd spool takes them at disk speed and the replay feeds the database
@@ -391,6 +403,8 @@ public sealed class StoreWriter : BackgroundService
             {
                 return;
             }
+            // The spool refused (disk full): a database that is up gets the batch directly after all.
+            overflow = false;
             await HoldAsync(stoppingToken);
         }
     }

@@ -241,6 +241,10 @@ internal sealed partial class AppProcess : IAsyncDisposable
                 {
                     // Not answering yet.
                 }
+                catch (TaskCanceledException) when (!deadline.IsCancellationRequested)
+                {
+                    // One answer slower than the client's 10 s (a loaded machine): ask again until the deadline.
+                }
                 // Poll interval of a condition with a deadline (not a wait for something to happen).
                 await Task.Delay(100, deadline.Token);
             }

@@ -75,8 +75,9 @@ public sealed class CrashScenario : ILoadScenario
             await progress.WriteLineAsync($"{name}: starting the app ({dll})");
             var ids = new List<(Guid Id, DateTimeOffset StartedAt)>();
             var lastSeen = new Dictionary<Guid, long>();
+            double queuedBytes = 0, spooledChunks = 0;
             DateTimeOffset killedAt;
-            await using (var app = await AppProcess.StartAsync(dll, data, database, AdminEmail, AdminPassword, null, TimeSpan.FromMinutes(3), ct))
+            await using (var app = await AppProcess.StartAsync(dll, data, database, AdminEmail, AdminPassword, null, TimeSpan.FromMinutes(6), ct))
             {
                 using var client = await app.LoginAsync(AdminEmail, AdminPassword, ct);
                 for (var i = 0; i < count; i++)
@@ -101,6 +102,9 @@ public sealed class CrashScenario : ILoadScenario
                         using var json = JsonDocument.Parse(await client.GetStringAsync(new Uri($"/api/measurements/{id}", UriKind.Relative), ct));
                         lastSeen[id] = json.RootElement.GetProperty("sampleCount").GetInt64();
                     }
+                    var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+                    queuedBytes = Metric(metrics, "measureapp_store_queue_bytes");
+                    spooledChunks = Metric(metrics, "measureapp_store_chunks_spooled_total");
                 }
                 killedAt = DateTimeOffset.UtcNow;
                 app.KillHard();
@@ -108,7 +112,7 @@ public sealed class CrashScenario : ILoadScenario
             var spoolLeft = SpoolBytes(data);
             await progress.WriteLineAsync($"{name}: killed (spool left: {spoolLeft} bytes); restarting");
             var recovery = Stopwatch.StartNew();
-            await using (var app = await AppProcess.StartAsync(dll, data, database, AdminEmail, AdminPassword, null, TimeSpan.FromMinutes(3), ct))
+            await using (var app = await AppProcess.StartAsync(dll, data, database, AdminEmail, AdminPassword, null, TimeSpan.FromMinutes(6), ct))
             {
                 var runs = await WaitForRecoveryAsync(database, data, ids.Select(i => i.Id).ToList(), TimeSpan.FromMinutes(3), ct);
                 var recovered = recovery.Elapsed;
@@ -127,6 +131,8 @@ public sealed class CrashScenario : ILoadScenario
                         run.Row?.SampleCount == run.Samples ? "row = stored" : $"row says {run.Row?.SampleCount}");
                 }
                 report.Add($"{name}: recovery (start to settled)", recovered.TotalSeconds, "s", $"spool left by the kill: {spoolLeft / 1e6:0.0} MB");
+                report.Add($"{name}: queued in memory at the last poll", queuedBytes / 1e6, "MB",
+                    string.Create(CultureInfo.InvariantCulture, $"= {queuedBytes / (count * channels * 4 * rate) * 1000:0} ms of all {count} measurements' data; {spooledChunks:0} chunks spooled so far"));
                 await progress.WriteLineAsync($"{name}: recovered in {recovered.TotalSeconds:0.0} s");
             }
         }
@@ -170,6 +176,18 @@ public sealed class CrashScenario : ILoadScenario
             // Poll interval of a condition with a deadline.
             await Task.Delay(200, ct);
         }
+    }
+
+    private static double Metric(string text, string name)
+    {
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+        return double.NaN;
     }
 
     private static long SpoolBytes(string data)
