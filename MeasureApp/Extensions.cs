@@ -163,6 +163,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<SimulationAdmission>();
         // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
         services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
+        services.AddSingleton<MeasureApp.Annotations.AnnotationService>();
         services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
         services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
@@ -239,6 +240,7 @@ public static class MeasureAppExtensions
         app.MapExportEndpoints();
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
+        MeasureApp.Annotations.AnnotationEndpoints.MapAnnotationEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Devices.Network;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Devices;
 using MeasureApp.Tests.Infrastructure;
@@ -80,6 +82,61 @@ public abstract class DeviceCatalogTests(DatabaseProvider provider) : IAsyncLife
         Assert.Equal(nameof(DeviceOptions.Channels), Assert.Single(sigrok.Errors).Field);
         var unknown = await Service.AddAsync(Admin, new DeviceOptions { Id = "x", Driver = "Teleporter" }, CancellationToken.None);
         Assert.Equal(nameof(DeviceOptions.Driver), Assert.Single(unknown.Errors).Field);
+    }
+
+    [Fact]
+    public async Task ANetworkDeviceAddedAtRunTimeListensAtOnceReopensWhenEditedAndStopsListeningWhenRemoved()
+    {
+        var network = _factory.Services.GetRequiredService<NetworkDriver>();
+        var device = new DeviceOptions { Id = "net-rt", Driver = "Network", TcpPort = 0, UdpPort = -1 };
+
+        var added = await Service.AddAsync(Admin, device, CancellationToken.None);
+
+        Assert.True(added.Succeeded, added.Message);
+        var listener = Assert.Single(network.Listeners, l => l.DeviceId == "net-rt");
+        await AssertAcceptsAsync(listener.TcpEndPoint);
+        var row = Assert.Single(await Service.ListAsync(Admin, CancellationToken.None), r => r.Device.Id == "net-rt");
+        Assert.Equal($"TCP {listener.TcpEndPoint}, no UDP", row.Listening);
+
+        // A port another listener holds is refused naming the port, and nothing is stored.
+        var clash = await Service.AddAsync(Admin, new DeviceOptions { Id = "net-clash", Driver = "Network", TcpPort = listener.TcpEndPoint.Port, UdpPort = -1 }, CancellationToken.None);
+        Assert.False(clash.Succeeded);
+        Assert.Equal(nameof(DeviceOptions.TcpPort), Assert.Single(clash.Errors).Field);
+        Assert.Contains($"cannot listen on 127.0.0.1 TCP {listener.TcpEndPoint.Port}", clash.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(network.Listeners, l => l.DeviceId == "net-clash");
+        Assert.Null(await _factory.Services.GetRequiredService<IDeviceCatalog>().FindAsync("net-clash", CancellationToken.None));
+
+        // An edit of the listener's settings reopens it with them.
+        var edited = await Service.UpdateAsync(Admin, "net-rt", new DeviceOptions { Id = "net-rt", Driver = "Network", TcpPort = 0, UdpPort = 0, MaxConnections = 3 }, CancellationToken.None);
+        Assert.True(edited.Succeeded, edited.Message);
+        var reopened = Assert.Single(network.Listeners, l => l.DeviceId == "net-rt");
+        Assert.NotSame(listener, reopened);
+        Assert.NotNull(reopened.UdpEndPoint);
+        await AssertAcceptsAsync(reopened.TcpEndPoint);
+
+        // While a measurement uses it, its listener settings stay (the measurement's collectors stay connected).
+        var op = await Users.CreateOperatorAsync(_factory.Services);
+        var requester = new Requester(op.Id, op.Email!, IsAdmin: false);
+        var started = await Engine.StartAsync(requester, new UserLimits(), new StartRequest { DeviceId = "net-rt", Name = "fed", Channels = 1, SampleRate = 1000 }, CancellationToken.None);
+        Assert.True(started.Succeeded, started.Error);
+        var busy = await Service.UpdateAsync(Admin, "net-rt", new DeviceOptions { Id = "net-rt", Driver = "Network", TcpPort = 0, UdpPort = -1 }, CancellationToken.None);
+        Assert.False(busy.Succeeded);
+        Assert.Contains("serves 1 running measurement(s)", busy.Message, StringComparison.Ordinal);
+        Assert.Same(reopened, Assert.Single(network.Listeners, l => l.DeviceId == "net-rt"));
+        Assert.True(await Engine.StopAsync(started.Measurement!.Id, requester, CancellationToken.None));
+
+        var lastEndPoint = reopened.TcpEndPoint;
+        Assert.True((await Service.RemoveAsync(Admin, "net-rt", CancellationToken.None)).Succeeded);
+        Assert.DoesNotContain(network.Listeners, l => l.DeviceId == "net-rt");
+        using var refused = new TcpClient();
+        await Assert.ThrowsAsync<SocketException>(() => refused.ConnectAsync(lastEndPoint.Address, lastEndPoint.Port));
+    }
+
+    private static async Task AssertAcceptsAsync(IPEndPoint endPoint)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(endPoint.Address, endPoint.Port);
+        Assert.True(client.Connected);
     }
 
     [Fact]

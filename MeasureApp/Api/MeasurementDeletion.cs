@@ -45,6 +45,7 @@ public static class MeasurementDeletion
         // Data first, row last: an interrupted delete leaves a row that can be deleted again.
         await store.DeleteSamplesAsync(id, cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await MeasureApp.Annotations.AnnotationService.DeleteAllAsync(db, id, cancellationToken);
         await db.Measurements.Where(m => m.Id == id && m.OwnerId == requester.UserId).ExecuteDeleteAsync(cancellationToken);
         return DeletionOutcome.Deleted;
     }

@@ -70,6 +70,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<MeasureApp.Devices.DeviceRecord> Devices => Set<MeasureApp.Devices.DeviceRecord>();
     public DbSet<MeasureApp.Collectors.CollectorTokenRecord> CollectorTokens => Set<MeasureApp.Collectors.CollectorTokenRecord>();
+    public DbSet<MeasureApp.Annotations.AnnotationRecord> Annotations => Set<MeasureApp.Annotations.AnnotationRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -86,6 +87,19 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Property(m => m.StopDetail).HasMaxLength(500);
             e.HasIndex(m => new { m.OwnerId, m.StartedAt });
             e.HasIndex(m => m.StartedAt);
+        });
+        // Annotations (Annotations/AnnotationService.cs): read per measurement; they go with their measurement.
+        builder.Entity<MeasureApp.Annotations.AnnotationRecord>(e =>
+        {
+            e.ToTable("annotations");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.AuthorId).HasMaxLength(450);
+            e.Property(a => a.AuthorName).HasMaxLength(256);
+            e.Property(a => a.Title).HasMaxLength(MeasureApp.Annotations.AnnotationService.MaxTitleLength);
+            e.Property(a => a.Text).HasMaxLength(MeasureApp.Annotations.AnnotationService.MaxTextLength);
+            e.Property(a => a.TagsJson).HasMaxLength(2000);
+            e.HasIndex(a => new { a.MeasurementId, a.FromSeconds });
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(a => a.MeasurementId).OnDelete(DeleteBehavior.Cascade);
         });
         builder.Entity<MeasureApp.Presence.PresenceSnapshotRecord>(e =>
         {

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Devices.Network;
+using MeasureApp.Acquisition.Devices.Scpi;
 using MeasureApp.Acquisition.Devices.Sigrok;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
@@ -31,7 +33,8 @@ public sealed record DeviceChangeResult(bool Succeeded, IReadOnlyList<DeviceFiel
 /// <param name="ErrorCount">Measurements on it that stopped with a device error.</param>
 /// <param name="LastProbe">The last connection test on this instance, if any.</param>
 /// <param name="LastProbeAt">When that test ran.</param>
-public sealed record DeviceRow(DeviceOptions Device, IReadOnlyList<MeasurementInfo> Running, DateTimeOffset? LastData, int ErrorCount, DeviceProbeResult? LastProbe, DateTimeOffset? LastProbeAt);
+/// <param name="Listening">Network devices: the endpoints this instance listens on, or null when it does not listen.</param>
+public sealed record DeviceRow(DeviceOptions Device, IReadOnlyList<MeasurementInfo> Running, DateTimeOffset? LastData, int ErrorCount, DeviceProbeResult? LastProbe, DateTimeOffset? LastProbeAt, string? Listening = null);
 
 /// <summary>
 /// The Devices page's service layer (admins): list with health, validate, add, edit, remove (refused
@@ -42,6 +45,7 @@ public sealed class DeviceAdminService(
     DeviceCatalog catalog,
     MeasurementEngine engine,
     IEnumerable<IDeviceDriver> drivers,
+    NetworkDriver network,
     TimeProvider time)
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(30);
@@ -71,11 +75,13 @@ public sealed class DeviceAdminService(
         }
         var running = engine.GetRunning(admin);
         var now = time.GetUtcNow();
+        var listeners = network.Listeners.ToDictionary(l => l.DeviceId, StringComparer.Ordinal);
         return [.. catalog.Devices.Select(d =>
         {
             var onIt = running.Where(m => m.DeviceId == d.Id).ToList();
             var probe = _probes.TryGetValue(d.Id, out var p) ? p : default;
-            return new DeviceRow(d, onIt, onIt.Count > 0 ? now : lastStops.GetValueOrDefault(d.Id), errorCounts.GetValueOrDefault(d.Id), probe.Result, probe.Result is null ? null : probe.At);
+            return new DeviceRow(d, onIt, onIt.Count > 0 ? now : lastStops.GetValueOrDefault(d.Id), errorCounts.GetValueOrDefault(d.Id), probe.Result, probe.Result is null ? null : probe.At,
+                listeners.TryGetValue(d.Id, out var l) ? $"TCP {l.TcpEndPoint}" + (l.UdpEndPoint is { } udp ? $", UDP {udp}" : ", no UDP") : null);
         })];
     }
 
@@ -98,6 +104,16 @@ public sealed class DeviceAdminService(
             var field = sigrokError.StartsWith("Channels", StringComparison.Ordinal) ? nameof(DeviceOptions.Channels) : nameof(DeviceOptions.SigrokDriver);
             errors.Add(new DeviceFieldError(field, sigrokError));
         }
+        if (device.Driver == ScpiDriver.DriverKind && ScpiDriver.CheckSettings(device) is { } scpiError)
+        {
+            // The message starts with the key it names (Host, Channels:0:Query, InitCommands, …): that is the field.
+            var message = Clean(scpiError);
+            errors.Add(new DeviceFieldError(message.Split(' ', 2)[0], message));
+        }
+        if (device.Driver == NetworkDriver.DriverKind && !System.Net.IPAddress.TryParse(device.BindAddress, out _))
+        {
+            errors.Add(new DeviceFieldError(nameof(DeviceOptions.BindAddress), $"BindAddress must be an IP address such as 127.0.0.1 or 0.0.0.0 (got '{device.BindAddress}')."));
+        }
         if (device.Driver == "SharedMemory" && string.IsNullOrWhiteSpace(device.Path))
         {
             errors.Add(new DeviceFieldError(nameof(DeviceOptions.Path), "Path is required for a SharedMemory device (e.g. /dev/shm/measureapp-adc0)."));
@@ -119,6 +135,10 @@ public sealed class DeviceAdminService(
         if (row is { RemovedAt: null })
         {
             return DeviceChangeResult.Fail(nameof(DeviceOptions.Id), $"Id '{device.Id}' is already used by another device.");
+        }
+        if (await ListenAsync(device) is { } listenError)
+        {
+            return listenError;
         }
         var fresh = DeviceCatalog.ToRecord(device, time.GetUtcNow());
         if (row is null)
@@ -154,6 +174,10 @@ public sealed class DeviceAdminService(
         {
             return DeviceChangeResult.Fail(nameof(DeviceOptions.Id), $"Device '{id}' does not exist.");
         }
+        if (await ListenAsync(device) is { } listenError)
+        {
+            return listenError;
+        }
         Copy(DeviceCatalog.ToRecord(device, time.GetUtcNow()), row);
         await db.SaveChangesAsync(cancellationToken);
         await catalog.RefreshAsync(cancellationToken);
@@ -179,6 +203,7 @@ public sealed class DeviceAdminService(
         }
         row.RemovedAt = time.GetUtcNow();
         await db.SaveChangesAsync(cancellationToken);
+        await network.CloseAsync(id);
         await catalog.RefreshAsync(cancellationToken);
         _probes.TryRemove(id, out _);
         return DeviceChangeResult.Ok;
@@ -225,6 +250,18 @@ public sealed class DeviceAdminService(
     {
         RequireAdmin(admin);
         return SigrokCli.ScanAsync(null, cancellationToken);
+    }
+
+    // A Network device listens from the moment it is saved (collectors connect before a measurement
+    // starts); a port that cannot be bound refuses the save, naming the port, instead of failing later.
+    private async Task<DeviceChangeResult?> ListenAsync(DeviceOptions device)
+    {
+        if (await network.ApplyAsync(device) is not { } error)
+        {
+            return null;
+        }
+        var field = error.Contains("cannot listen", StringComparison.Ordinal) ? nameof(DeviceOptions.TcpPort) : nameof(DeviceOptions.Driver);
+        return DeviceChangeResult.Fail(field, error.Replace("Acquisition:Devices ", "Device ", StringComparison.Ordinal));
     }
 
     // Checked here, not only by the page's [Authorize]: every path into device management is admin-only.

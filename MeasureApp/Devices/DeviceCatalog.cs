@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MeasureApp.Acquisition.Devices;
+using MeasureApp.Acquisition.Devices.Network;
 using MeasureApp.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -28,7 +29,7 @@ public sealed class DeviceRecord
 /// <c>Acquisition:Devices</c> on a fresh install (an empty table), then edited on the Devices page.
 /// Keeps a snapshot for lists; a start reads the row fresh, so another instance's edit applies too.
 /// </summary>
-public sealed class DeviceCatalog(IDbContextFactory<AppDbContext> contexts, IOptions<AcquisitionOptions> seed, TimeProvider time, ILogger<DeviceCatalog> logger)
+public sealed class DeviceCatalog(IDbContextFactory<AppDbContext> contexts, IOptions<AcquisitionOptions> seed, NetworkDriver network, TimeProvider time, ILogger<DeviceCatalog> logger)
     : IDeviceCatalog, IHostedService
 {
     private volatile IReadOnlyList<DeviceOptions> _devices = seed.Value.Devices;
@@ -61,6 +62,13 @@ public sealed class DeviceCatalog(IDbContextFactory<AppDbContext> contexts, IOpt
             }
         }
         await RefreshAsync(cancellationToken);
+        // The network driver opened the seed's listeners; the database may hold Network devices added,
+        // edited or removed on the Devices page since. A failure here names the device and is logged,
+        // not fatal: the other devices keep working and the page shows the refusal on the next save.
+        foreach (var error in await network.SyncAsync(_devices))
+        {
+            logger.LogError("Network device listener not opened: {Error}", error);
+        }
     }
 
     /// <inheritdoc />

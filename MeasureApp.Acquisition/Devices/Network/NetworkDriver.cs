@@ -59,6 +59,121 @@ public sealed class NetworkDriver(ICollectorTokens tokens, TimeProvider time, IO
         }
     }
 
+    /// <summary>
+    /// Brings the listener of a device saved at run time in line with its settings, so collectors can
+    /// connect as soon as it is saved: opens one for a new Network device, reopens an idle one whose
+    /// listener settings changed, closes an idle one whose device is no longer a Network device.
+    /// Returns null, or why not (a port in use, a listener that measurements still use), leaving the
+    /// previous listener as it was.
+    /// </summary>
+    public async Task<string?> ApplyAsync(DeviceOptions device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var isNetwork = string.Equals(device.Driver, DriverKind, StringComparison.OrdinalIgnoreCase);
+        NetworkListener? old;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            _listeners.TryGetValue(device.Id, out old);
+            if (old is not null && isNetwork && SameListenerSettings(old.Device, device))
+            {
+                return null;
+            }
+            if (old is { RouteCount: > 0 })
+            {
+                return $"The listener of '{device.Id}' serves {old.RouteCount} running measurement(s); its settings (BindAddress, ports, limits) or driver can change only after they stop.";
+            }
+            if (old is not null)
+            {
+                _listeners.Remove(device.Id);
+            }
+        }
+        if (old is not null)
+        {
+            // Closed before the new one binds: the new settings usually keep the same port.
+            await old.DisposeAsync();
+        }
+        if (!isNetwork)
+        {
+            return null;
+        }
+        var error = TryOpen(device);
+        if (error is not null && old is not null && TryOpen(old.Device) is { } reopenError)
+        {
+            _logger.LogError("Network device {Device}: the previous listener could not be reopened either: {Error}", device.Id, reopenError);
+        }
+        return error;
+    }
+
+    /// <summary>Closes the listener of a removed device (removal is refused while measurements use it).</summary>
+    public async Task CloseAsync(string deviceId)
+    {
+        NetworkListener? old;
+        lock (_gate)
+        {
+            if (!_listeners.Remove(deviceId, out old))
+            {
+                return;
+            }
+        }
+        await old.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Opens the listeners of <paramref name="devices"/> that have none and closes those of devices no
+    /// longer listed (the device catalog at start-up, which may hold devices added or removed on the
+    /// Devices page). A listener already open keeps its settings: this instance's own configuration
+    /// may give it other ports (two instances on one host). Every error names its device.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> SyncAsync(IEnumerable<DeviceOptions> devices)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        var wanted = devices.Where(d => string.Equals(d.Driver, DriverKind, StringComparison.OrdinalIgnoreCase)).ToList();
+        var errors = new List<string>();
+        foreach (var id in Listeners.Select(l => l.DeviceId).Except(wanted.Select(d => d.Id), StringComparer.Ordinal).ToList())
+        {
+            await CloseAsync(id);
+        }
+        var open = Listeners.Select(l => l.DeviceId).ToHashSet(StringComparer.Ordinal);
+        foreach (var device in wanted.Where(d => !open.Contains(d.Id)))
+        {
+            if (await ApplyAsync(device) is { } error)
+            {
+                errors.Add(error);
+            }
+        }
+        return errors;
+    }
+
+    private string? TryOpen(DeviceOptions device)
+    {
+        var listener = new NetworkListener(device, tokens, time, _logger, deviceFaults);
+        try
+        {
+            listener.Start();
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ex.Message;
+        }
+        lock (_gate)
+        {
+            if (!_stopped && _listeners.TryAdd(device.Id, listener))
+            {
+                return null;
+            }
+        }
+        // Stopped meanwhile, or a start opened one first: that one stays.
+        _ = listener.DisposeAsync().AsTask();
+        return null;
+    }
+
+    // The settings a listener is built from; a change of anything else (the name) keeps it open.
+    private static bool SameListenerSettings(DeviceOptions a, DeviceOptions b) =>
+        a.BindAddress == b.BindAddress && a.TcpPort == b.TcpPort && a.UdpPort == b.UdpPort && a.MaxFrameBytes == b.MaxFrameBytes
+        && a.IdleTimeoutSeconds == b.IdleTimeoutSeconds && a.MaxConnections == b.MaxConnections && a.AuthTimeoutSeconds == b.AuthTimeoutSeconds
+        && a.MaxPreAuthConnectionsPerAddress == b.MaxPreAuthConnectionsPerAddress && a.TokenRecheckSeconds == b.TokenRecheckSeconds;
+
     /// <summary>Opens the listeners of all configured Network devices; a port in use fails the start, naming the device.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -63,6 +63,9 @@ public sealed class NetworkListener : IAsyncDisposable
 
     internal DeviceOptions Device { get; }
 
+    /// <summary>Measurements registered now (a listener in use is not closed by a settings change).</summary>
+    internal int RouteCount => _routes.Count;
+
     internal TimeProvider Time { get; }
 
     internal TokenCache Tokens { get; }

@@ -82,6 +82,49 @@ public static partial class SigrokCli
         return (devices, null);
     }
 
+    /// <summary>
+    /// The logic channels of <paramref name="driver"/>'s device, from the "Logic: channels …" group of
+    /// <c>sigrok-cli --driver X --show</c> (empty when the device lists no such group, or --show fails:
+    /// the WAV stream's own channel count is the check of last resort).
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> LogicChannelsAsync(string driver, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(["--driver", driver, "--show"], TimeSpan.FromSeconds(30), cancellationToken);
+        return ParseLogicChannels(result.Output);
+    }
+
+    /// <summary>The channels of the "Logic: channels D0 D1 …" group lines of <c>--show</c> output.</summary>
+    public static IReadOnlySet<string> ParseLogicChannels(string showOutput)
+    {
+        ArgumentNullException.ThrowIfNull(showOutput);
+        var logic = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var raw in showOutput.Split('\n'))
+        {
+            var line = raw.Trim();
+            const string Prefix = "Logic: channels ";
+            if (line.StartsWith(Prefix, StringComparison.Ordinal))
+            {
+                logic.UnionWith(line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
+        return logic;
+    }
+
+    /// <summary>
+    /// Why <paramref name="channels"/> cannot be recorded because some are logic channels, or null.
+    /// The driver reads sigrok's WAV output, which carries analog channels only: a logic channel would
+    /// silently shift every column after it.
+    /// </summary>
+    public static string? LogicRefusal(IEnumerable<string> channels, IReadOnlySet<string> logic)
+    {
+        ArgumentNullException.ThrowIfNull(channels);
+        ArgumentNullException.ThrowIfNull(logic);
+        var named = channels.Where(logic.Contains).ToList();
+        return named.Count == 0
+            ? null
+            : $"{string.Join(", ", named)} {(named.Count == 1 ? "is a logic channel" : "are logic channels")}; MeasureApp records sigrok analog channels only (logic channels are not supported yet). Choose analog channels.";
+    }
+
     /// <summary>Parses the device lines of <c>--scan</c> output.</summary>
     public static IReadOnlyList<SigrokDevice> ParseScan(string output)
     {

@@ -102,9 +102,15 @@ public sealed class SigrokDriver(TimeProvider time, ILogger<SigrokDriver> logger
         }
         var found = devices[0];
         var missing = device.Channels.Select(c => c.Name!).Where(n => !found.Channels.Contains(n, StringComparer.Ordinal)).ToList();
-        return missing.Count > 0
-            ? new DeviceProbeResult(false, found.Line, $"The device has no channel {string.Join(", ", missing)} (it has {string.Join(' ', found.Channels)}).")
-            : new DeviceProbeResult(true, found.Line, $"sigrok found the device with channels {string.Join(' ', found.Channels)}.");
+        if (missing.Count > 0)
+        {
+            return new DeviceProbeResult(false, found.Line, $"The device has no channel {string.Join(", ", missing)} (it has {string.Join(' ', found.Channels)}).");
+        }
+        if (SigrokCli.LogicRefusal(device.Channels.Select(c => c.Name!), await SigrokCli.LogicChannelsAsync(device.SigrokDriver!, cancellationToken)) is { } logic)
+        {
+            return new DeviceProbeResult(false, found.Line, logic);
+        }
+        return new DeviceProbeResult(true, found.Line, $"sigrok found the device with channels {string.Join(' ', found.Channels)}.");
     }
 
     private sealed class Run(TimeProvider time, ILogger logger, DeviceOptions device, MeasurementInfo measurement, IBlockSink sink) : IAsyncDisposable
@@ -160,6 +166,11 @@ public sealed class SigrokDriver(TimeProvider time, ILogger<SigrokDriver> logger
             if (missing.Count > 0)
             {
                 sink.Fail($"sigrok device '{device.SigrokDriver}' has no channel {string.Join(", ", missing)} (it has {string.Join(' ', order)}).");
+                return null;
+            }
+            if (SigrokCli.LogicRefusal(wanted, await SigrokCli.LogicChannelsAsync(device.SigrokDriver!, ct)) is { } logic)
+            {
+                sink.Fail($"sigrok device '{device.SigrokDriver}': {logic}");
                 return null;
             }
             return [.. wanted.OrderBy(n => IndexOf(order, n)).Select(n => wanted.IndexOf(n))];

@@ -88,6 +88,27 @@ public sealed class NetworkDriverTests
     }
 
     [Fact]
+    public async Task TheStartUpSyncOpensDevicesAddedSinceKeepsOpenListenersAndClosesRemovedOnes()
+    {
+        await using var driver = new NetworkDriver(new InMemoryCollectorTokens(), TimeProvider.System,
+            Options.Create(new AcquisitionOptions { Devices = [Remote] }), NullLoggerFactory.Instance);
+        await driver.StartAsync(default);
+        var seeded = Assert.Single(driver.Listeners);
+        var added = new DeviceOptions { Id = "added", Driver = NetworkDriver.DriverKind, TcpPort = 0, UdpPort = -1 };
+
+        // The catalog's copy of the seed may differ (this instance's configuration can move its ports).
+        var errors = await driver.SyncAsync([new DeviceOptions { Id = "remote", Driver = NetworkDriver.DriverKind, TcpPort = 0, UdpPort = 0 }, added]);
+
+        Assert.Empty(errors);
+        Assert.Same(seeded, Assert.Single(driver.Listeners, l => l.DeviceId == "remote"));
+        Assert.Null(seeded.UdpEndPoint);
+        Assert.Single(driver.Listeners, l => l.DeviceId == "added");
+
+        Assert.Empty(await driver.SyncAsync([added]));
+        Assert.Equal(["added"], driver.Listeners.Select(l => l.DeviceId));
+    }
+
+    [Fact]
     public async Task BindAddressThatIsNotAnAddressFailsNamingTheKey()
     {
         var driver = new NetworkDriver(new InMemoryCollectorTokens(), TimeProvider.System,

@@ -107,6 +107,44 @@ public sealed class SigrokDriverTests
     }
 
     [Fact]
+    public async Task LogicChannelsAreRefusedByTheTestAndAtStartWithAClearMessageInsteadOfShiftingTheColumns()
+    {
+        var device = new DeviceOptions { Id = "logic", Driver = "Sigrok", SigrokDriver = "demo", Channels = [new() { Name = "A0" }, new() { Name = "D3" }] };
+        var driver = new SigrokDriver(TimeProvider.System, NullLogger<SigrokDriver>.Instance);
+
+        var probe = await driver.ProbeAsync(device, CancellationToken.None);
+
+        Assert.False(probe.Ok);
+        Assert.Equal("D3 is a logic channel; MeasureApp records sigrok analog channels only (logic channels are not supported yet). Choose analog channels.", probe.Message);
+
+        await using var h = await EngineHarness.StartNewAsync([device], [driver]);
+        // Watched before the start: the refusal may stop the measurement before the start returns.
+        var stopped = new TaskCompletionSource<MeasurementInfo>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var watch = h.Engine.Watch(EngineHarness.Alice.UserId, i =>
+        {
+            if (i.Name == "logic" && i.State == MeasurementState.Stopped)
+            {
+                stopped.TrySetResult(i);
+            }
+        });
+        var m = await h.StartMeasurementAsync(EngineHarness.Alice, new StartRequest { DeviceId = "logic", Name = "logic", Channels = 2, SampleRate = 1000 });
+        var info = await stopped.Task.WaitAsync(TestTimeouts.HangGuard);
+        Assert.Equal(m.Id, info.Id);
+        Assert.Equal(StopReason.DeviceError, info.StopReason);
+        Assert.Contains("D3 is a logic channel", info.StopDetail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheLogicGroupOfShowOutputNamesTheLogicChannels()
+    {
+        var logic = SigrokCli.ParseLogicChannels("Channel groups:\n    Logic: channels D0 D1 D2\n    Analog: channels A0 A1\n    A0: channel A0\n");
+
+        Assert.Equal(["D0", "D1", "D2"], logic.Order());
+        Assert.Null(SigrokCli.LogicRefusal(["A0", "A1"], logic));
+        Assert.StartsWith("D0, D2 are logic channels;", SigrokCli.LogicRefusal(["D0", "A1", "D2"], logic), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheProbeOfTheDemoDeviceReturnsItsScanLineAsIdentity()
     {
         var driver = new SigrokDriver(TimeProvider.System, NullLogger<SigrokDriver>.Instance);
