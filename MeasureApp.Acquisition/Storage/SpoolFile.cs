@@ -19,9 +19,24 @@ public sealed class SpoolOptions
     /// <summary>Largest spool file; beyond it the writer holds data in memory until the bounded queue stops measurements.</summary>
     public long MaxBytes { get; set; } = 32L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// The spool is a row of files of about this size: appends go to the newest, the replay reads the
+    /// oldest and deletes each as soon as it is stored, so the spool shrinks while it is replayed.
+    /// </summary>
+    public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// When blocks wait longer than this in memory for the database (it is slower than the data), they
+    /// go to the spool instead, which the replay feeds to the database behind them: a crash then loses
+    /// at most about this much queued data, plus the chunk being built.
+    /// </summary>
+    public TimeSpan OverflowAfter { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The problem with these options (naming the key), or null when they are usable.</summary>
     public string? Problem() =>
         MaxBytes < 1024 * 1024 ? $"{SectionName}:MaxBytes must be at least 1 MiB (got {MaxBytes})."
+        : OverflowAfter <= TimeSpan.Zero ? $"{SectionName}:OverflowAfter must be more than 0 (got {OverflowAfter})."
+        : SegmentBytes < 64 * 1024 ? $"{SectionName}:SegmentBytes must be at least 64 KiB (got {SegmentBytes})."
         : Directory is { Length: 0 } ? $"{SectionName}:Directory must not be empty (leave it out for the default under Storage:DataDirectory)."
         : null;
 }
@@ -66,8 +81,14 @@ internal sealed class SpoolFile : IDisposable
     /// <summary>Full path of the file.</summary>
     public string Path { get; }
 
-    /// <summary>End of the valid records (where the next one is appended).</summary>
-    public long Length { get; private set; }
+    private long _length;
+
+    /// <summary>End of the valid records (where the next one is appended). Published after each record is written, so a replay on another thread reads only whole records.</summary>
+    public long Length
+    {
+        get => Volatile.Read(ref _length);
+        private set => Volatile.Write(ref _length, value);
+    }
 
     /// <summary>Start of the first record not yet replayed.</summary>
     public long ReadPosition { get; private set; }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using MeasureApp.Acquisition.Blocks;
@@ -15,9 +16,12 @@ namespace MeasureApp.Acquisition.Storage;
 /// batches of chunks of at least ~0.1 s. Chunk sequence numbers make retries idempotent.
 /// </summary>
 /// <remarks>
-/// When the store fails, the batch goes to an append-only spool file on local disk and so does
+/// When the store fails, the batch goes to an append-only spool on local disk and so does
 /// everything after it (order is kept), while measurements keep running. The spool is replayed in
-/// order as soon as the store answers again, then deleted; a spool left by a crash is replayed at
+/// order as soon as the store answers again, on a task of its own beside the loop: the loop keeps
+/// taking live data (into the spool) while a backlog is written to the store, and the replay yields
+/// while the live queue is above a quarter of its limit. Each spool file is deleted as soon as it is
+/// replayed, so the spool shrinks as it drains; a spool left by a crash is replayed at
 /// start. Memory stays bounded by <see cref="AcquisitionOptions.StoreQueueBytes"/>: if neither the
 /// store nor the disk takes data, the queue fills and the engine stops measurements with a reason.
 /// </remarks>
@@ -27,8 +31,10 @@ public sealed class StoreWriter : BackgroundService
     public static readonly TimeSpan MaxChunkSpan = TimeSpan.FromMilliseconds(250);
 
     private const int MaxBatchChunks = 256;
-    private const long MaxReplayBatchBytes = 64L * 1024 * 1024;
-    private const int ReplayBatchesPerTurn = 4;
+    private const long MaxBatchBytes = 8L * 1024 * 1024;
+    private const long MaxReplayBatchBytes = 16L * 1024 * 1024;
+    private static readonly TimeSpan ReplayYield = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan LastReplayBudget = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(5);
 
@@ -56,7 +62,15 @@ public sealed class StoreWriter : BackgroundService
     private long _dataEnqueued;
     private long _dataTaken;
     private readonly Dictionary<Guid, ChunkBuilder> _builders = [];
+    // Replay-only state.
     private readonly HashSet<Guid> _replayedMeasurements = [];
+    // Final states (stop) that wait in the spool: the catalog shows them until the store has them.
+    private readonly ConcurrentDictionary<Guid, MeasurementInfo> _spooledFinals = new();
+    // Guards creating, appending to and closing the spool: the loop appends, the replay closes it once empty.
+    private readonly Lock _spoolGate = new();
+    private readonly SemaphoreSlim _replayWake = new(0, 1);
+    private Spool? _spool;
+    private long _nextReplayTicks;
     private string? _fault;
     private long _spoolOldestTicks;
     private long _queuedBytes;
@@ -66,10 +80,8 @@ public sealed class StoreWriter : BackgroundService
     private long _spoolPendingBytes;
     private long _spoolReplayedBytes;
 
-    // Loop-only state.
-    private SpoolFile? _spool;
-    private DateTimeOffset _nextReplay;
-    private TimeSpan _retryDelay = FirstRetry;
+    private long _retryDelayTicks = FirstRetry.Ticks;
+    private long _lastQueueDelayTicks;
 
     /// <summary>A writer that spools to a fresh temp folder (hosts configure <see cref="SpoolOptions"/>).</summary>
     public StoreWriter(ISampleStore store, IOptions<AcquisitionOptions> options, TimeProvider time, ILogger<StoreWriter> logger)
@@ -89,7 +101,8 @@ public sealed class StoreWriter : BackgroundService
         var directory = spool.Value.Directory is { Length: > 0 } d
             ? d
             : Path.Combine(Path.GetTempPath(), "measureapp-spool", Guid.NewGuid().ToString("N"));
-        SpoolPath = Path.Combine(directory, SpoolFile.FileName);
+        SpoolDirectory = directory;
+        SpoolPath = Spool.SegmentPath(directory, 0);
     }
 
     /// <summary>Bytes of sample data waiting to be written.</summary>
@@ -119,8 +132,32 @@ public sealed class StoreWriter : BackgroundService
     /// </summary>
     public string? Fault => Volatile.Read(ref _fault);
 
-    /// <summary>The spool file (exists only while data waits in it).</summary>
+    /// <summary>The spool's first file (the spool exists only while data waits in it; later files sit beside it as store.N.spool).</summary>
     public string SpoolPath { get; }
+
+    /// <summary>The spool's folder.</summary>
+    public string SpoolDirectory { get; }
+
+    /// <summary>Bytes the spool's files take on disk now (shrinks while a backlog is replayed); 0 when there is no spool.</summary>
+    public long SpoolFileBytes => Volatile.Read(ref _spool)?.DiskBytes ?? 0;
+
+    /// <summary>
+    /// The final state of a stopped measurement whose row update still waits in the spool (the store
+    /// shows it Running until the replay writes it); null otherwise.
+    /// </summary>
+    public MeasurementInfo? SpooledFinalState(Guid measurementId) => _spooledFinals.GetValueOrDefault(measurementId);
+
+    private DateTimeOffset NextReplay
+    {
+        get => new(Interlocked.Read(ref _nextReplayTicks), TimeSpan.Zero);
+        set => Interlocked.Exchange(ref _nextReplayTicks, value.UtcTicks);
+    }
+
+    private TimeSpan RetryDelay
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _retryDelayTicks));
+        set => Interlocked.Exchange(ref _retryDelayTicks, value.Ticks);
+    }
 
     /// <summary>Queues a block for storage (retains it). False when the queue is full: the caller must stop the measurement.</summary>
     internal bool TryEnqueue(SampleBlock block)
@@ -134,7 +171,7 @@ public sealed class StoreWriter : BackgroundService
         block.Retain();
         lock (_enqueueLock)
         {
-            if (_queue.Writer.TryWrite(new Item(block, Guid.Empty, null, null, 0)))
+            if (_queue.Writer.TryWrite(new Item(block, Guid.Empty, null, null, 0, System.Diagnostics.Stopwatch.GetTimestamp())))
             {
                 _dataEnqueued++;
                 return true;
@@ -164,14 +201,24 @@ public sealed class StoreWriter : BackgroundService
         OpenLeftoverSpool();
         var ready = new List<StoredChunk>();
         var waiting = new List<TaskCompletionSource>();
+        using var replayStop = new CancellationTokenSource();
+        var replay = Task.Run(() => ReplayLoopAsync(replayStop.Token), CancellationToken.None);
         try
         {
-            while (await WaitForWorkAsync(stoppingToken))
+            while (await WaitForWorkAsync())
             {
                 MeasurementInfo? update = null;
-                while (ready.Count < MaxBatchChunks && update is null && TryTake(out var item))
+                // A batch is at most MaxBatchChunks chunks or ~MaxBatchBytes: at high rates 256 chunks would be
+                // 80 MB in flight to the database, all of it lost by a crash until committed.
+                var batchBytes = 0L;
+                while (ready.Count < MaxBatchChunks && batchBytes < MaxBatchBytes && update is null && TryTake(out var item))
                 {
+                    var before = ready.Count;
                     update = Accept(item, ready, waiting);
+                    for (var i = before; i < ready.Count; i++)
+                    {
+                        batchBytes += ready[i].Payload.Length;
+                    }
                 }
                 if (ready.Count > 0)
                 {
@@ -187,15 +234,8 @@ public sealed class StoreWriter : BackgroundService
                     w.TrySetResult();
                 }
                 waiting.Clear();
-                if (_spool is not null && _time.GetUtcNow() >= _nextReplay)
-                {
-                    await ReplayAsync();
-                }
-            }
-            if (_spool is not null)
-            {
-                // Shutting down: one last go; what is left stays on disk for the next start.
-                await ReplayAsync();
+                // The live queue was drained this round: a replay that yielded to it may go on.
+                WakeReplay();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -207,9 +247,23 @@ public sealed class StoreWriter : BackgroundService
         }
         finally
         {
-            _spool?.Dispose();
+            await replayStop.CancelAsync();
+            await replay;
+            // Shutting down: one last go within a budget; what is left stays on disk for the next start.
+            var start = _time.GetTimestamp();
+            while (Volatile.Read(ref _spool) is { } spool && _time.GetElapsedTime(start) < LastReplayBudget && await ReplayBatchAsync(spool))
+            {
+            }
+            Volatile.Read(ref _spool)?.Dispose();
             _spool = null;
         }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        base.Dispose();
+        _replayWake.Dispose();
     }
 
     /// <inheritdoc />
@@ -232,7 +286,7 @@ public sealed class StoreWriter : BackgroundService
         lock (_enqueueLock)
         {
             // Unbounded: refuses only after shutdown closed it.
-            if (!_control.Writer.TryWrite(new Item(null, flushId, done, update, _dataEnqueued)))
+            if (!_control.Writer.TryWrite(new Item(null, flushId, done, update, _dataEnqueued, 0)))
             {
                 done.SetException(new InvalidOperationException("The store writer has shut down."));
             }
@@ -250,32 +304,24 @@ public sealed class StoreWriter : BackgroundService
         if (_queue.Reader.TryRead(out item))
         {
             _dataTaken++;
+            // The longest wait of a block in this round's batch (the first taken is the oldest).
+            _lastQueueDelayTicks = Math.Max(_lastQueueDelayTicks, System.Diagnostics.Stopwatch.GetElapsedTime(item.Enqueued).Ticks);
             return true;
         }
         return false;
     }
 
-    private async Task<bool> WaitForWorkAsync(CancellationToken stoppingToken)
+    private async Task<bool> WaitForWorkAsync()
     {
         if (_queue.Reader.Count > 0 || _control.Reader.Count > 0)
         {
             return true;
         }
-        TimeSpan? due = null;
-        if (_spool is not null && !stoppingToken.IsCancellationRequested)
-        {
-            due = _nextReplay - _time.GetUtcNow();
-            if (due <= TimeSpan.Zero)
-            {
-                return true;
-            }
-        }
-        // Wake for new data, a control item, or (spooling) when the next replay attempt is due.
+        // Wake for new data or a control item (the replay runs on its own task).
         using var wake = new CancellationTokenSource();
         var data = _queue.Reader.WaitToReadAsync(wake.Token).AsTask();
         var control = _control.Reader.WaitToReadAsync(wake.Token).AsTask();
-        Task[] waits = due is { } d ? [data, control, Task.Delay(d, _time, stoppingToken)] : [data, control];
-        await Task.WhenAny(waits);
+        await Task.WhenAny(data, control);
         await wake.CancelAsync();
         // Both lanes closed and drained end the loop; anything else goes round again.
         return !(_queue.Reader.Completion.IsCompleted && _control.Reader.Completion.IsCompleted);
@@ -319,11 +365,24 @@ public sealed class StoreWriter : BackgroundService
     private static int MinChunkSamples(double sampleRate) =>
         (int)Math.Max(1, Math.Min(Math.Max(512, sampleRate / 10), Math.Ceiling(sampleRate * MaxChunkSpan.TotalSeconds)));
 
+    // How long the oldest block of this batch waited in the queue (then reset for the next batch): real
+    // time on purpose (it measures how far the database is behind the data, which a fake clock does not see).
+    private TimeSpan QueueDelay() => TimeSpan.FromTicks(Interlocked.Exchange(ref _lastQueueDelayTicks, 0));
+
     private async Task PersistAsync(List<StoredChunk> chunks, CancellationToken stoppingToken)
     {
+        var delay = QueueDelay();
+        var overflow = delay > _spoolOptions.OverflowAfter;
         while (true)
         {
-            if (_spool is null)
+            if (Volatile.Read(ref _spool) is null && overflow)
+            {
+                // The database is slower than the data: blocks wait in memory, where a crash would lose
+                // them. The fsync'd spool takes them at disk speed and the replay feeds the database
+                // behind it, so what a crash can lose stays bounded by time.
+                _logger.LogWarning("Blocks waited {Delay} ms for the database; spooling to {Spool} until it catches up", (long)delay.TotalMilliseconds, SpoolDirectory);
+            }
+            else if (Volatile.Read(ref _spool) is null)
             {
                 try
                 {
@@ -335,7 +394,7 @@ public sealed class StoreWriter : BackgroundService
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    _logger.LogWarning(ex, "Writing {Count} chunks failed; spooling to {Spool} until the database is back", chunks.Count, SpoolPath);
+                    _logger.LogWarning(ex, "Writing {Count} chunks failed; spooling to {Spool} until the database is back", chunks.Count, SpoolDirectory);
                     _storeError = Describe(ex);
                     ScheduleRetry();
                 }
@@ -344,6 +403,8 @@ public sealed class StoreWriter : BackgroundService
             {
                 return;
             }
+            // The spool refused (disk full): a database that is up gets the batch directly after all.
+            overflow = false;
             await HoldAsync(stoppingToken);
         }
     }
@@ -363,7 +424,7 @@ public sealed class StoreWriter : BackgroundService
     {
         while (true)
         {
-            if (_spool is null)
+            if (Volatile.Read(ref _spool) is null)
             {
                 try
                 {
@@ -389,34 +450,39 @@ public sealed class StoreWriter : BackgroundService
     {
         try
         {
-            _spool ??= SpoolFile.Open(SpoolPath);
-            var bytes = chunks.Sum(SpoolFile.SizeOf);
-            if (_spool.Length + bytes > _spoolOptions.MaxBytes)
+            lock (_spoolGate)
             {
-                throw new IOException($"The spool reached its limit of {_spoolOptions.MaxBytes} bytes.");
+                var spool = _spool ??= Spool.Open(SpoolDirectory, _spoolOptions.SegmentBytes);
+                var bytes = chunks.Sum(SpoolFile.SizeOf);
+                if (spool.DiskBytes + bytes > _spoolOptions.MaxBytes)
+                {
+                    throw new IOException($"The spool reached its limit of {_spoolOptions.MaxBytes} bytes.");
+                }
+                if (update is { State: MeasurementState.Stopped })
+                {
+                    // Shown before the append completes, so the catalog never answers Running in between.
+                    _spooledFinals[update.Id] = update;
+                }
+                // Acknowledged means on disk: one fdatasync per batch (not per block), so a power cut
+                // loses nothing that the writer reported durable. See the README's durability section.
+                spool.Append(chunks, update);
+                Interlocked.CompareExchange(ref _spoolOldestTicks, _time.GetUtcNow().UtcTicks, 0);
+                Interlocked.Add(ref _chunksSpooled, chunks.Count);
+                Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
             }
-            foreach (var chunk in chunks)
-            {
-                _spool.Append(chunk);
-            }
-            if (update is not null)
-            {
-                _spool.Append(update);
-            }
-            // Acknowledged means on disk: one fdatasync per batch (not per block), so a power cut
-            // loses nothing that the writer reported durable. See the README's durability section.
-            _spool.FlushToDisk();
-            Interlocked.CompareExchange(ref _spoolOldestTicks, _time.GetUtcNow().UtcTicks, 0);
-            Interlocked.Add(ref _chunksSpooled, chunks.Count);
-            Interlocked.Exchange(ref _spoolPendingBytes, _spool.PendingBytes);
             Volatile.Write(ref _fault, null);
+            WakeReplay();
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (update is not null)
+            {
+                _spooledFinals.TryRemove(update.Id, out _);
+            }
             // A record cut short by this failure is dropped as a torn tail when the file is next opened;
             // a retry may append a chunk twice, which the store's (measurement, seq) key absorbs.
-            _logger.LogError(ex, "Neither the database nor the spool {Spool} takes data; holding it in memory", SpoolPath);
+            _logger.LogError(ex, "Neither the database nor the spool {Spool} takes data; holding it in memory", SpoolDirectory);
             Volatile.Write(ref _fault, $"{_storeError ?? "the database is unreachable"} and the spool refused data ({ex.Message})");
             return false;
         }
@@ -425,127 +491,219 @@ public sealed class StoreWriter : BackgroundService
     private async Task HoldAsync(CancellationToken stoppingToken)
     {
         // The queue keeps filling meanwhile; once full the engine stops measurements with a reason.
-        await Task.Delay(_retryDelay, _time, stoppingToken);
-        ScheduleRetry();
-        // The spool refused (disk full, limit reached): the database may be back. Replaying frees the
-        // spool; once it is empty the next round writes to the database directly again.
-        while (_spool is not null && await ReplayAsync())
-        {
-        }
+        // The spool refused (disk full, limit reached): the database may be back. The replay frees the
+        // spool file by file; once it is empty the next round writes to the database directly again.
+        WakeReplay();
+        await Task.Delay(RetryDelay, _time, stoppingToken);
     }
 
     private void ScheduleRetry()
     {
-        _nextReplay = _time.GetUtcNow() + _retryDelay;
-        _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, MaxRetry.Ticks));
+        var delay = RetryDelay;
+        NextReplay = _time.GetUtcNow() + delay;
+        RetryDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetry.Ticks));
     }
 
-    private void OpenLeftoverSpool()
+    private void WakeReplay()
     {
-        if (!File.Exists(SpoolPath))
+        if (Volatile.Read(ref _spool) is null)
         {
             return;
         }
         try
         {
-            var spool = SpoolFile.Open(SpoolPath);
+            _replayWake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already woken.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shut down.
+        }
+    }
+
+    private void OpenLeftoverSpool()
+    {
+        if (!Spool.ExistsIn(SpoolDirectory))
+        {
+            return;
+        }
+        try
+        {
+            var spool = Spool.Open(SpoolDirectory, _spoolOptions.SegmentBytes);
             if (spool.DroppedTailBytes > 0)
             {
-                _logger.LogWarning("Spool {Spool}: dropped a torn tail of {Bytes} bytes left by a crash", SpoolPath, spool.DroppedTailBytes);
+                _logger.LogWarning("Spool {Spool}: dropped a torn tail of {Bytes} bytes left by a crash", SpoolDirectory, spool.DroppedTailBytes);
             }
             if (!spool.HasPending)
             {
                 spool.Delete();
                 return;
             }
-            _logger.LogWarning("Spool {Spool} holds {Bytes} bytes from a previous run; replaying them", SpoolPath, spool.PendingBytes);
+            _logger.LogWarning("Spool {Spool} holds {Bytes} bytes from a previous run; replaying them", SpoolDirectory, spool.PendingBytes);
             _spool = spool;
-            _nextReplay = _time.GetUtcNow();
+            NextReplay = _time.GetUtcNow();
             Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
             Interlocked.Exchange(ref _spoolOldestTicks, new DateTimeOffset(File.GetLastWriteTimeUtc(SpoolPath)).UtcTicks);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            _logger.LogError(ex, "Spool {Spool} cannot be opened; it stays on disk untouched", SpoolPath);
+            _logger.LogError(ex, "Spool {Spool} cannot be opened; it stays on disk untouched", SpoolDirectory);
         }
     }
 
-    // One replay turn; true when it stored something and more is waiting.
-    private async Task<bool> ReplayAsync()
+    // The replay, beside the loop: one bounded batch at a time while a spool exists and its retry is
+    // due; it yields to the live queue while that is above a quarter of its limit (unless data is
+    // stuck, when the replay is what frees the spool).
+    private async Task ReplayLoopAsync(CancellationToken stop)
     {
-        var spool = _spool!;
-        var progressed = false;
-        for (var turn = 0; turn < ReplayBatchesPerTurn && spool.HasPending; turn++)
+        while (!stop.IsCancellationRequested)
         {
-            List<SpoolRecord> records;
-            long next;
-            try
+            TimeSpan? due = null;
+            if (Volatile.Read(ref _spool) is { } spool)
             {
-                records = spool.ReadBatch(MaxBatchChunks, MaxReplayBatchBytes, out next);
-            }
-            catch (InvalidDataException ex)
-            {
-                // Cannot happen for records this process appended; a damaged disk is all that is left.
-                _logger.LogError(ex, "Spool {Spool} is damaged at {Position}; the rest ({Bytes} bytes) cannot be replayed", SpoolPath, spool.ReadPosition, spool.PendingBytes);
-                spool.TruncateAt(spool.ReadPosition);
-                break;
-            }
-            var replayed = 0;
-            try
-            {
-                var run = new List<StoredChunk>();
-                foreach (var record in records)
+                due = NextReplay - _time.GetUtcNow();
+                if (due <= TimeSpan.Zero)
                 {
-                    switch (record)
+                    if (QueuedBytes <= _options.Value.StoreQueueBytes / 4 || Fault is not null)
                     {
-                        case SpooledChunk c:
-                            run.Add(c.Chunk);
-                            _replayedMeasurements.Add(c.Chunk.MeasurementId);
-                            break;
-                        case SpooledUpdate u:
-                            await WriteRunAsync(run);
-                            await _store.UpdateMeasurementAsync(u.Measurement, CancellationToken.None);
-                            break;
+                        try
+                        {
+                            await ReplayBatchAsync(spool);
+                        }
+                        catch (Exception ex) when (ex is not OutOfMemoryException)
+                        {
+                            // A bug must not end the replay for good: log it and try again later.
+                            _logger.LogError(ex, "Spool replay failed unexpectedly; next attempt in {Delay}", RetryDelay);
+                            ScheduleRetry();
+                        }
+                        continue;
                     }
-                }
-                await WriteRunAsync(run);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                _logger.LogInformation("Replaying the spool failed ({Message}); next attempt in {Delay}", ex.Message, _retryDelay);
-                _storeError = Describe(ex);
-                ScheduleRetry();
-                return false;
-            }
-            progressed = true;
-            Interlocked.Add(ref _spoolReplayedBytes, next - spool.ReadPosition);
-            spool.Commit(next);
-            Interlocked.Add(ref _chunksReplayed, replayed);
-            Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
-            _retryDelay = FirstRetry;
-            _nextReplay = _time.GetUtcNow();
-
-            async Task WriteRunAsync(List<StoredChunk> run)
-            {
-                if (run.Count > 0)
-                {
-                    await _store.WriteChunksAsync(run, CancellationToken.None);
-                    replayed += run.Count;
-                    run.Clear();
+                    // The loop wakes the replay after each round; the slice is the backstop.
+                    due = ReplayYield;
                 }
             }
+            await WaitForReplayWakeAsync(due, stop);
         }
-        if (!spool.HasPending)
+    }
+
+    private async Task WaitForReplayWakeAsync(TimeSpan? due, CancellationToken stop)
+    {
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var woken = _replayWake.WaitAsync(wake.Token);
+        Task[] waits = due is { } d ? [woken, Task.Delay(d, _time, wake.Token)] : [woken];
+        await Task.WhenAny(waits);
+        await wake.CancelAsync();
+        try
         {
-            spool.Delete();
-            _spool = null;
-            Interlocked.Exchange(ref _spoolOldestTicks, 0);
-            Interlocked.Exchange(ref _spoolPendingBytes, 0);
-            _logger.LogInformation("Spool replayed into the database and deleted ({Chunks} chunks so far)", ChunksReplayed);
-            await SettleAsync();
+            await woken;
+        }
+        catch (OperationCanceledException)
+        {
+            // Timed out or stopping.
+        }
+    }
+
+    // One replay batch; true when it stored something and more is waiting.
+    private async Task<bool> ReplayBatchAsync(Spool spool)
+    {
+        List<SpoolRecord> records;
+        SpoolPosition next;
+        try
+        {
+            records = spool.ReadBatch(MaxBatchChunks, MaxReplayBatchBytes, out next);
+        }
+        catch (InvalidDataException ex)
+        {
+            // Cannot happen for records this process appended; a damaged disk is all that is left.
+            lock (_spoolGate)
+            {
+                var where = spool.DescribeReadPosition();
+                var dropped = spool.DropFrom();
+                _logger.LogError(ex, "Spool {Spool} is damaged at {Position}; the rest of that file ({Bytes} bytes) cannot be replayed", SpoolDirectory, where, dropped);
+            }
+            return await FinishIfEmptyAsync(spool);
+        }
+        catch (IOException ex)
+        {
+            _logger.LogError(ex, "Reading the spool {Spool} failed; next attempt in {Delay}", SpoolDirectory, RetryDelay);
+            ScheduleRetry();
             return false;
         }
-        return progressed;
+        var replayed = 0;
+        var finals = new List<Guid>();
+        try
+        {
+            var run = new List<StoredChunk>();
+            foreach (var record in records)
+            {
+                switch (record)
+                {
+                    case SpooledChunk c:
+                        run.Add(c.Chunk);
+                        _replayedMeasurements.Add(c.Chunk.MeasurementId);
+                        break;
+                    case SpooledUpdate u:
+                        await WriteRunAsync(run);
+                        await _store.UpdateMeasurementAsync(u.Measurement, CancellationToken.None);
+                        finals.Add(u.Measurement.Id);
+                        break;
+                }
+            }
+            await WriteRunAsync(run);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _logger.LogInformation("Replaying the spool failed ({Message}); next attempt in {Delay}", ex.Message, RetryDelay);
+            _storeError = Describe(ex);
+            ScheduleRetry();
+            return false;
+        }
+        var before = spool.PendingBytes;
+        spool.Commit(next);
+        Interlocked.Add(ref _spoolReplayedBytes, before - spool.PendingBytes);
+        Interlocked.Add(ref _chunksReplayed, replayed);
+        Interlocked.Exchange(ref _spoolPendingBytes, spool.PendingBytes);
+        foreach (var id in finals)
+        {
+            // Stored now; the row answers for it again. (A later stop of the same id cannot exist.)
+            _spooledFinals.TryRemove(id, out _);
+        }
+        RetryDelay = FirstRetry;
+        NextReplay = _time.GetUtcNow();
+        return await FinishIfEmptyAsync(spool);
+
+        async Task WriteRunAsync(List<StoredChunk> run)
+        {
+            if (run.Count > 0)
+            {
+                await _store.WriteChunksAsync(run, CancellationToken.None);
+                replayed += run.Count;
+                run.Clear();
+            }
+        }
+    }
+
+    // Closes the spool once everything in it is stored (under the gate, so no append slips in between);
+    // true while more is waiting.
+    private async Task<bool> FinishIfEmptyAsync(Spool spool)
+    {
+        lock (_spoolGate)
+        {
+            if (spool.HasPending)
+            {
+                return true;
+            }
+            spool.Delete();
+            Volatile.Write(ref _spool, null);
+            Interlocked.Exchange(ref _spoolOldestTicks, 0);
+            Interlocked.Exchange(ref _spoolPendingBytes, 0);
+        }
+        _logger.LogInformation("Spool replayed into the database and deleted ({Chunks} chunks so far)", ChunksReplayed);
+        await SettleAsync();
+        return false;
     }
 
     // A row marked stopped while its chunks waited in the spool (a crash's orphan sweep) counted
@@ -563,7 +721,7 @@ public sealed class StoreWriter : BackgroundService
         }
     }
 
-    private readonly record struct Item(SampleBlock? Block, Guid FlushId, TaskCompletionSource? Done, MeasurementInfo? Update, long Ticket);
+    private readonly record struct Item(SampleBlock? Block, Guid FlushId, TaskCompletionSource? Done, MeasurementInfo? Update, long Ticket, long Enqueued);
 
     private sealed class ChunkBuilder(Guid measurementId, int minSamples)
     {

@@ -40,6 +40,8 @@ public sealed class DurabilityTests : IDisposable
         var saved = writer.SaveMeasurementAsync(KnownSignal.Info(id, 1, state: MeasurementState.Stopped, sampleCount: accepted));
         store.Open();
         await Task.WhenAll(flushed, saved).WaitAsync(TimeSpan.FromSeconds(60));
+        // Blocks that waited behind the hung database may have gone through the spool (its replay follows).
+        await Eventually.TrueAsync(() => writer.SpoolPendingBytes == 0 && store.Inner.Measurement(id)?.State == MeasurementState.Stopped, "the final state reaches the database");
 
         Assert.Equal(MeasurementState.Stopped, store.Inner.Measurement(id)!.State);
         var stored = store.Inner.Stored(id);

@@ -14,9 +14,12 @@ internal sealed class PrivatePostgres : IDisposable
 {
     private readonly string _bin;
 
-    private PrivatePostgres(string bin, string directory, int port)
+    private readonly bool _durable;
+
+    private PrivatePostgres(string bin, string directory, int port, bool durable)
     {
         _bin = bin;
+        _durable = durable;
         DataDirectory = directory;
         Port = port;
     }
@@ -35,14 +38,15 @@ internal sealed class PrivatePostgres : IDisposable
         CommandTimeout = 30,
     }.ConnectionString;
 
-    public static async Task<PrivatePostgres> StartAsync()
+    /// <param name="durable">Keep PostgreSQL's default fsync settings (the crash bench); tests turn fsync off for speed.</param>
+    public static async Task<PrivatePostgres> StartAsync(bool durable = false)
     {
         var bin = Environment.GetEnvironmentVariable("MEASUREAPP_TEST_PGBIN") is { Length: > 0 } b
             ? b
             : throw new InvalidOperationException("MEASUREAPP_TEST_PGBIN is not set: run the suite with scripts/test.sh (it points to the PostgreSQL binaries).");
         var directory = Path.Combine(Path.GetTempPath(), "measureapp-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
-        var pg = new PrivatePostgres(bin, directory, FreePort());
+        var pg = new PrivatePostgres(bin, directory, FreePort(), durable);
         try
         {
             if (Environment.UserName == "root")
@@ -61,7 +65,7 @@ internal sealed class PrivatePostgres : IDisposable
     }
 
     public Task StartServerAsync() => RunPgAsync("pg_ctl", "-D", DataDirectory, "-l", Path.Combine(DataDirectory, "server.log"), "-w", "-t", "60",
-        "-o", $"-p {Port} -k {DataDirectory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start");
+        "-o", $"-p {Port} -k {DataDirectory} -c listen_addresses=127.0.0.1" + (_durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"), "start");
 
     /// <summary>Stops the server the way an administrator or a crash-restart does: open connections are cut.</summary>
     public Task StopServerAsync() => RunPgAsync("pg_ctl", "-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop");

@@ -1,4 +1,5 @@
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -29,8 +30,10 @@ public sealed record MeasurementQuery
 /// <summary>
 /// Reads stored measurements with the ownership rule applied in the query itself: operators see
 /// their own, admins everyone's. Another user's id answers null ("not found").
+/// A stop whose row update still waits in the store writer's spool (database down or locked) is
+/// shown from memory, so a stopped measurement never reads Running again meanwhile.
 /// </summary>
-public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts)
+public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts, StoreWriter? storeWriter = null)
 {
     /// <summary>A page of measurements visible to the requester.</summary>
     public async Task<MeasurementPage> ListAsync(Requester requester, MeasurementQuery query, CancellationToken cancellationToken)
@@ -67,6 +70,7 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts)
         };
         var size = Math.Clamp(query.PageSize, 1, 200);
         var items = await q.Skip(Math.Max(0, query.Page) * size).Take(size).ToListAsync(cancellationToken);
+        items.ForEach(WithSpooledStop);
         return new MeasurementPage(items, total);
     }
 
@@ -75,7 +79,24 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts)
     {
         ArgumentNullException.ThrowIfNull(requester);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await Visible(db, requester).FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
+        var row = await Visible(db, requester).FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
+        if (row is not null)
+        {
+            WithSpooledStop(row);
+        }
+        return row;
+    }
+
+    private void WithSpooledStop(MeasurementRecord row)
+    {
+        if (row.State != MeasurementState.Stopped && storeWriter?.SpooledFinalState(row.Id) is { } final)
+        {
+            row.State = final.State;
+            row.StopReason = final.StopReason;
+            row.StopDetail = final.StopDetail;
+            row.StoppedAt = final.StoppedAt;
+            row.SampleCount = final.SampleCount;
+        }
     }
 
     private static IQueryable<MeasurementRecord> Visible(AppDbContext db, Requester requester) =>
