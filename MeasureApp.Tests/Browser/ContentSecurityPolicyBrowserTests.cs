@@ -22,7 +22,7 @@ public sealed class ContentSecurityPolicyBrowserTests(BrowserFixture browser) : 
     [Fact]
     public async Task LoginLiveChartDetailChartDialogsAndAdminPagesRunWithoutAPolicyViolation()
     {
-        var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword);
+        var page = await browser.LoggedInPageAsync(AppFactory.AdminEmail, AppFactory.AdminPassword, enforceCsp: true);
         await page.Context.AddInitScriptAsync(ReportViolations);
         var console = new List<string>();
         page.Console += (_, message) =>

@@ -35,7 +35,7 @@ public sealed class PresenceDegradedBrowserTests : IAsyncLifetime
     [Fact]
     public async Task TheMonitorWarnsWhilePresenceCoversThisInstanceOnly()
     {
-        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseAddress!.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseAddress!.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 }, BypassCSP = true });
         var page = await context.NewPageAsync();
         await page.GotoAsync("/Account/Login");
         await page.FillAsync("#email", AppFactory.AdminEmail);

@@ -53,9 +53,14 @@ public class BrowserFixture : IAsyncLifetime
     }
 
     /// <summary>A new browser context (own cookies) logged in as the given user.</summary>
-    public async Task<IPage> LoggedInPageAsync(string email, string password)
+    /// <remarks>
+    /// Playwright evaluates a string predicate that is not a function literal (e.g. <c>"(f)() > 0"</c>) with
+    /// <c>eval</c> inside the page, which the app's CSP (no 'unsafe-eval') refuses: contexts bypass the CSP
+    /// unless <paramref name="enforceCsp"/> (the CSP test checks the policy with the real browser).
+    /// </remarks>
+    public async Task<IPage> LoggedInPageAsync(string email, string password, bool enforceCsp = false)
     {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 }, BypassCSP = !enforceCsp });
         context.SetDefaultTimeout(60_000);
         var page = await context.NewPageAsync();
         await page.GotoAsync("/Account/Login");

@@ -124,7 +124,7 @@ public sealed class TwoInstancesFixture : IAsyncLifetime
         {
             // Only the cookies are wanted.
         }
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = instance.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = instance.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 }, BypassCSP = true });
         await context.AddCookiesAsync(jar.GetCookies(instance).Select(c => new Microsoft.Playwright.Cookie { Name = c.Name, Value = c.Value, Url = instance.ToString() }));
         return await context.NewPageAsync();
     }
