@@ -51,7 +51,7 @@ public sealed class DevicesBrowserTests(BrowserFixture browser) : IClassFixture<
         var found = page.Locator("#sigrok-scan-results tr", new PageLocatorOptions { HasText = "Demo device" });
         await found.WaitForAsync();
         await found.Locator(".sigrok-use").ClickAsync();
-        Assert.Equal("demo", await page.InputValueAsync("#device-field-SigrokDriver"));
+        await Assertions.Expect(page.Locator("#device-field-SigrokDriver")).ToHaveValueAsync("demo");
         await page.FillAsync("#device-field-Id", "sr-demo-ui");
         await page.FillAsync("#device-field-Name", "sigrok demo (browser)");
         await page.FillAsync("#device-field-Channels", "A1, A2");
