@@ -32,7 +32,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     /// <summary>A harness whose hosted services are not started yet (see <see cref="StartNewAsync"/>).</summary>
     public EngineHarness(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null, long storeQueueBytes = 512L * 1024 * 1024,
-        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, TimeProvider? writerTime = null)
     {
         Time = time ?? new FakeTimeProvider();
         var options = Options.Create(new AcquisitionOptions
@@ -42,7 +42,7 @@ internal sealed class EngineHarness : IAsyncDisposable
             StoreQueueBytes = storeQueueBytes,
         });
         Driver = new ObservedDriver(new SimulatedDriver(Time, options, NullLogger<SimulatedDriver>.Instance));
-        Writer = new StoreWriter(Store, options, Time, NullLogger<StoreWriter>.Instance);
+        Writer = new StoreWriter(Store, options, writerTime ?? Time, NullLogger<StoreWriter>.Instance);
         Engine = new MeasurementEngine(options, [Driver, .. extraDrivers ?? []], Hub, Writer, Store, Limits, Time,
             loggers is null ? NullLogger<MeasurementEngine>.Instance : Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<MeasurementEngine>(loggers), deviceFaults: deviceFaults);
     }
@@ -60,9 +60,9 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     /// <summary>A harness whose hosted services run (store writer first, as the host starts them).</summary>
     public static async Task<EngineHarness> StartNewAsync(IEnumerable<DeviceOptions>? extraDevices = null, IEnumerable<IDeviceDriver>? extraDrivers = null,
-        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+        DeviceFaults? deviceFaults = null, FakeTimeProvider? time = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, TimeProvider? writerTime = null)
     {
-        var h = new EngineHarness(extraDevices, extraDrivers, deviceFaults: deviceFaults, time: time, loggers: loggers);
+        var h = new EngineHarness(extraDevices, extraDrivers, deviceFaults: deviceFaults, time: time, loggers: loggers, writerTime: writerTime);
         await h.Writer.StartAsync(CancellationToken.None);
         await h.Engine.StartAsync(CancellationToken.None);
         return h;

@@ -16,7 +16,7 @@ public sealed class DrainLoopTests
     [Fact]
     public async Task OneFailingChartIsDetachedAndToldWhileTheOtherChartsOfTheTabKeepDrawing()
     {
-        await using var h = await EngineHarness.StartNewAsync();
+        await using var h = await EngineHarness.StartNewAsync(writerTime: TimeProvider.System);
         await using var tab = new UserSession(h.Engine, h.Hub, null!, new CurrentUser(new LoggedIn(Alice)), h.Time, NullLogger<UserSession>.Instance);
         tab.SetWindow(TimeSpan.FromSeconds(1));
         var m = await h.StartMeasurementAsync(Alice, Request(rate: 1000));
@@ -46,7 +46,7 @@ public sealed class DrainLoopTests
     [Fact]
     public async Task AnIdleTabRunsNoDrainLoopAndTheNextChartStartsItAgain()
     {
-        await using var h = await EngineHarness.StartNewAsync();
+        await using var h = await EngineHarness.StartNewAsync(writerTime: TimeProvider.System);
         await using var tab = new UserSession(h.Engine, h.Hub, null!, new CurrentUser(new LoggedIn(Alice)), h.Time, NullLogger<UserSession>.Instance);
         var m = await h.StartMeasurementAsync(Alice, Request(rate: 1000));
         Assert.False(tab.IsDraining);
@@ -67,7 +67,7 @@ public sealed class DrainLoopTests
         var waited = TimeSpan.Zero;
         while (renders == 0)
         {
-            Assert.True(waited < TimeSpan.FromSeconds(10), "the second chart draws");
+            Assert.True(waited < TimeSpan.FromSeconds(10), $"the second chart draws: ticks {tab.DrainTicks}, state {h.Engine.Find(m.Id, Alice)?.State}, samples {h.Engine.Find(m.Id, Alice)?.SampleCount}");
             await StepAsync(h, tab);
             waited += Tick;
         }
