@@ -74,6 +74,13 @@ public sealed class BrowserLatencyHost : IAsyncDisposable
         builder.WebHost.UseSetting("Admin:Email", AdminEmail);
         builder.WebHost.UseSetting("Admin:Password", AdminPassword);
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        // The shipped appsettings.json has a Network device on the fixed ports 5700; the bench may run
+        // beside the app or the test suite, so every configured device listens on free ports.
+        foreach (var device in builder.Configuration.GetSection("Acquisition:Devices").GetChildren())
+        {
+            builder.WebHost.UseSetting($"{device.Path}:TcpPort", "0");
+            builder.WebHost.UseSetting($"{device.Path}:UdpPort", "0");
+        }
         // The app's own start/stop log lines would drown the bench's progress output.
         builder.WebHost.UseSetting("Logging:LogLevel:Default", "Warning");
         builder.AddMeasureAppServices();
