@@ -136,7 +136,19 @@ public sealed class CircuitsScenario : ILoadScenario
                     tabs.Add(await HeadlessCircuit.OpenAsync(app.BaseAddress, cookies, path, counted, ct));
                 }
             }
-            await progress.WriteLineAsync($"{page}: {tabs.Count} tabs open; warming up {s.Warmup.TotalSeconds:0} s");
+            // Every chart (every bare tab) has drawn once before the warm-up starts: a state, not a time.
+            var expectedPerTab = bare ? 1 : Math.Min(4, s.Measurements);
+            var drawing = Stopwatch.StartNew();
+            while (tabs.Any(t => t.Targets.Count(kv => kv.Value.Calls > 0) < expectedPerTab))
+            {
+                if (drawing.Elapsed > TimeSpan.FromMinutes(3) || tabs.FirstOrDefault(t => t.Errors > 0) is { } failed)
+                {
+                    var stuck = tabs.First(t => t.Targets.Count(kv => kv.Value.Calls > 0) < expectedPerTab || t.Errors > 0);
+                    throw new InvalidOperationException($"{page}: a tab did not draw all its charts ({stuck.Targets.Count(kv => kv.Value.Calls > 0)} of {expectedPerTab}; last error: {stuck.LastError ?? "none"}).");
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            }
+            await progress.WriteLineAsync($"{page}: {tabs.Count} tabs open and drawing after {drawing.Elapsed.TotalSeconds:0.0} s; warming up {s.Warmup.TotalSeconds:0} s");
             await Task.Delay(s.Warmup, ct);
 
             var before = Snapshot(tabs);
@@ -167,7 +179,7 @@ public sealed class CircuitsScenario : ILoadScenario
             var rssAfter = Rss(app.Pid);
             var rates = after.Select(kv => (kv.Value - before.GetValueOrDefault(kv.Key)) / seconds).OrderBy(r => r).ToList();
             // A chart that never drew is a rate of 0, not a missing row.
-            var expected = bare ? tabs.Count : tabs.Count * Math.Min(4, s.Measurements);
+            var expected = tabs.Count * expectedPerTab;
             while (rates.Count < expected)
             {
                 rates.Insert(0, 0);
