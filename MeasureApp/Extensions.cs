@@ -172,6 +172,7 @@ public static class MeasureAppExtensions
         services.AddProblemDetails();
         services.AddMudServices();
         services.AddScoped<UserSession>();
+        services.AddScoped<LiveDrawBatch>();
         services.AddLiveRelay(builder.Configuration);
         services.AddScoped<TabPlayback>();
         services.AddScoped<CurrentUser>();

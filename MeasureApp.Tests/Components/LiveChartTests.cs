@@ -72,6 +72,7 @@ public sealed class LiveChartTests : MudTestContext
         // The real session of a tab over the real engine; limits are not needed to stop.
         Context.Services.AddSingleton(sp => new UserSession(harness.Engine, harness.Hub, null!,
             new CurrentUser(sp.GetRequiredService<AuthenticationStateProvider>()), harness.Time, NullLogger<UserSession>.Instance));
+        Context.Services.AddSingleton<LiveDrawBatch>();
         // The card's feed hint looks the device up (a simulated one: no hint) and knows the Network listeners.
         Context.Services.AddSingleton(harness.Engine);
         Context.Services.AddSingleton(new MeasureApp.Collectors.FeedCommands(new MeasureApp.Acquisition.Devices.Network.NetworkDriver(

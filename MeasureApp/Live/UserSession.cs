@@ -17,8 +17,9 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 
 /// <summary>
 /// One browser tab's session (scoped to the Blazor circuit): its own subscriptions, display state
-/// and drain loop. The loop runs at up to 60 Hz and awaits each chart's update before sending the
-/// next, so a slow browser gets fewer, larger frames and never a growing queue. Over the user's live
+/// and drain loop. The loop runs at up to 60 Hz; each tick the charts queue their updates and the
+/// tab's <see cref="LiveDrawBatch"/> sends them in one browser call, awaited before the next tick, so a
+/// slow browser gets fewer, larger frames and never a growing queue. Over the user's live
 /// bandwidth limit (<paramref name="bandwidth"/>) renders are skipped and frames merge. With the
 /// relay (<paramref name="relay"/>, Redis configured) the user's measurements running on other
 /// instances are listed and watched the same way.
@@ -214,12 +215,40 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 {
                     await DrainOneAsync(a, ct);
                 }
+                await FlushAsync(ct);
                 Interlocked.Increment(ref _drainTicks);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // Circuit closed.
+        }
+    }
+
+    /// <summary>
+    /// Runs after every drain tick, once each chart had its turn: <see cref="LiveDrawBatch"/> draws the
+    /// frames the charts queued with one browser call for the tab.
+    /// </summary>
+    public Func<Task>? AfterDrain { get; set; }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        if (AfterDrain is not { } flush)
+        {
+            return;
+        }
+        try
+        {
+            await flush();
+        }
+        catch (Microsoft.JSInterop.JSDisconnectedException ex)
+        {
+            // The browser went away; the circuit (and this session) ends with it.
+            logger.LogDebug(ex, "The tab's live charts lost their browser");
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
         }
     }
 
