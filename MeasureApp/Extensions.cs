@@ -158,6 +158,7 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
+        services.AddSingleton<ExportsInProgress>();
         services.AddSingleton<ExportSlots>();
         services.AddSingleton<SimulationSlots>();
         services.AddSingleton<SimulationAdmission>();

@@ -21,6 +21,7 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
         fixture.Factory.Services.GetRequiredService<MeasurementCatalog>(),
         fixture.Factory.Services.GetRequiredService<IDbContextFactory<AppDbContext>>(),
         fixture.Factory.Services.GetRequiredService<ISampleStore>(),
+        fixture.Factory.Services.GetRequiredService<ExportsInProgress>(),
         _time, NullLogger<PreparedExports>.Instance);
 
     private Requester Owner => new(fixture.OwnerUser.Id, fixture.OwnerUser.Email!, IsAdmin: false);

@@ -1,5 +1,6 @@
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
+using MeasureApp.Export;
 using MeasureApp.History;
 using MeasureApp.Acquisition.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -17,14 +18,18 @@ public enum DeletionOutcome
     NotOwner,
     /// <summary>Still running (on any instance): stop it first.</summary>
     Running,
+    /// <summary>An export of it is being written on this instance: delete it when the download has finished.</summary>
+    Exporting,
 }
 
 /// <summary>Deletes a measurement of its owner: ownership through <see cref="MeasurementCatalog"/>, raw data first, metadata last.</summary>
 public static class MeasurementDeletion
 {
-    /// <summary>Deletes measurement <paramref name="id"/> when <paramref name="requester"/> owns it and it is stopped.</summary>
-    public static async Task<DeletionOutcome> DeleteAsync(Requester requester, Guid id, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts, CancellationToken cancellationToken)
+    /// <summary>Deletes measurement <paramref name="id"/> when <paramref name="requester"/> owns it, it is stopped
+    /// and no export of it is being written (<paramref name="exports"/>).</summary>
+    public static async Task<DeletionOutcome> DeleteAsync(Requester requester, Guid id, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts, ExportsInProgress exports, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(exports);
         ArgumentNullException.ThrowIfNull(requester);
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(engine);
@@ -41,6 +46,12 @@ public static class MeasurementDeletion
         if (record.State != MeasurementState.Stopped || engine.Find(id, requester) is not null)
         {
             return DeletionOutcome.Running;
+        }
+        // A download in progress would otherwise end short (or be aborted): the delete waits for the user instead.
+        using var deleting = exports.TryBeginDelete(id);
+        if (deleting is null)
+        {
+            return DeletionOutcome.Exporting;
         }
         // Data first, row last: an interrupted delete leaves a row that can be deleted again.
         await store.DeleteSamplesAsync(id, cancellationToken);

@@ -177,15 +177,16 @@ public static class MeasurementEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts)
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts, MeasureApp.Export.ExportsInProgress exports)
     {
         var me = Me(http);
-        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, store, contexts, http.RequestAborted);
+        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, store, contexts, exports, http.RequestAborted);
         return outcome switch
         {
             DeletionOutcome.Deleted => TypedResults.NoContent(),
             DeletionOutcome.NotFound => NotFound(),
             DeletionOutcome.NotOwner => Problem(StatusCodes.Status403Forbidden, "Not yours", "Only the owner deletes a measurement."),
+            DeletionOutcome.Exporting => Problem(StatusCodes.Status409Conflict, "Being exported", "An export of this measurement is being written; delete it when the download has finished."),
             _ => Problem(StatusCodes.Status409Conflict, "Still running", "Stop the measurement before deleting it."),
         };
     }

@@ -58,7 +58,7 @@ public static class ExportEndpoints
         }
     }
 
-    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits)
+    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits, ExportsInProgress running)
     {
         var ct = http.RequestAborted;
         if (CurrentUser.FromPrincipal(http.User) is not { } requester)
@@ -85,6 +85,13 @@ public static class ExportEndpoints
             await Results.Problem(title: "Too many exports",
                 detail: $"You are downloading {max} of {max} allowed exports at once. Wait until one finishes.",
                 statusCode: StatusCodes.Status429TooManyRequests).ExecuteAsync(http);
+            return;
+        }
+        // While the body is written, a delete of this measurement is refused (409) instead of cutting it short.
+        using var exporting = running.TryBeginExport(measurement.Id);
+        if (exporting is null)
+        {
+            await Results.Problem(title: "Measurement not found", detail: "This measurement is being deleted.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
         }
 

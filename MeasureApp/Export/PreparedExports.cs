@@ -121,17 +121,19 @@ public sealed class PreparedExports : IDisposable
     private readonly MeasurementCatalog _catalog;
     private readonly IDbContextFactory<AppDbContext> _contexts;
     private readonly ISampleStore _store;
+    private readonly ExportsInProgress _running;
     private readonly TimeProvider _time;
     private readonly ILogger<PreparedExports> _logger;
     private readonly string _directory;
     private readonly ITimer _sweeper;
 
     /// <summary>Creates the service; temporary files go to a private folder under the system temp path.</summary>
-    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, TimeProvider time, ILogger<PreparedExports> logger)
+    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, ExportsInProgress running, TimeProvider time, ILogger<PreparedExports> logger)
     {
         _catalog = catalog;
         _contexts = contexts;
         _store = store;
+        _running = running;
         _time = time;
         _logger = logger;
         _directory = Path.Combine(Path.GetTempPath(), "measureapp-exports", Guid.NewGuid().ToString("N"));
@@ -165,17 +167,30 @@ public sealed class PreparedExports : IDisposable
             return new(null, error);
         }
         PreparedExport export;
+        IDisposable? exporting;
         lock (_admission)
         {
             if (CountFor(requester.UserId) >= MaxPerUser)
             {
                 return new(null, $"You already have {MaxPerUser} exports being prepared or waiting for download (at most {MaxPerUser} at once). Download or cancel one first.");
             }
+            // While the file is written, a delete of the measurement is refused instead of cutting it short.
+            exporting = _running.TryBeginExport(measurementId);
+            if (exporting is null)
+            {
+                return new(null, "Not found: this measurement is being deleted.", NotFound: true);
+            }
             var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
             export = new PreparedExport(token, requester.UserId, planned.Plan!, Path.Combine(_directory, token + ".part"));
             _exports[token] = export;
         }
-        export.Completion = Task.Run(() => WriteAsync(export), CancellationToken.None);
+        export.Completion = Task.Run(async () =>
+        {
+            using (exporting)
+            {
+                await WriteAsync(export);
+            }
+        }, CancellationToken.None);
         return new(export, null);
     }
 
