@@ -123,13 +123,13 @@ public sealed class AccessMatrixTests
         try
         {
             // Preparing someone else's measurement is refused exactly like an unknown one.
-            var foreign = await exports.StartAsync(bob.Requester, alice.Stored, "format=csv", CancellationToken.None);
-            var unknown = await exports.StartAsync(bob.Requester, Guid.NewGuid(), "format=csv", CancellationToken.None);
+            var foreign = await exports.StartAsync(bob.Requester, alice.Stored, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
+            var unknown = await exports.StartAsync(bob.Requester, Guid.NewGuid(), MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
             Assert.Null(foreign.Export);
             Assert.True(foreign.NotFound);
             Assert.Equal(unknown, foreign);
 
-            var prepared = await exports.StartAsync(alice.Requester, alice.Stored, "format=csv&time=seconds", CancellationToken.None);
+            var prepared = await exports.StartAsync(alice.Requester, alice.Stored, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&time=seconds"), CancellationToken.None);
             Assert.NotNull(prepared.Export);
             await prepared.Export.Completion.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(PreparedExportState.Ready, prepared.Export.State);

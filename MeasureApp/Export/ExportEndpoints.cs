@@ -71,7 +71,12 @@ public static class ExportEndpoints
             await Results.Problem(title: "Measurement not found", detail: "No measurement with this id.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
         }
-        var plan = await PlanAsync(http.Request.Query, measurement, contexts, ct);
+        if (!ExportRequest.TryParse(http.Request.Query, out var request, out var refused))
+        {
+            await Results.Problem(title: "Bad export request", detail: refused, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+        var plan = await PlanAsync(request, measurement, contexts, ct);
         if (plan.Error is { } error)
         {
             await Results.Problem(title: "Bad export request", detail: error, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
@@ -130,21 +135,22 @@ public static class ExportEndpoints
 
     internal sealed record PlanResult(ExportPlan? Plan, string? Error);
 
-    /// <summary>Validates an export request given in the endpoint's query syntax.</summary>
-    internal static async Task<PlanResult> PlanAsync(IQueryCollection query, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
+    /// <summary>Checks an export request against the measurement's stored data and plans what to read.</summary>
+    internal static async Task<PlanResult> PlanAsync(ExportRequest request, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
     {
         static PlanResult Bad(string message) => new(null, message);
 
-        if (!TryChoose(query["format"].ToString(), "format", [("csv", ExportFormat.Csv), ("parquet", ExportFormat.Parquet)], out var format, out var error)
-            || !TryChoose(query["time"].ToString(), "time style", [("iso", ExportTimeStyle.Iso), ("seconds", ExportTimeStyle.Seconds)], out var time, out error)
-            || !TryChoose(query["timeUnit"].ToString(), "time unit", [("ns", ExportTimeUnit.Nanoseconds), ("us", ExportTimeUnit.Microseconds)], out var unit, out error)
-            || !TryChoose(query["compression"].ToString(), "compression", [("none", ExportCompression.None), ("snappy", ExportCompression.Snappy), ("zstd", ExportCompression.Zstd)], out var compression, out error))
-        {
-            return Bad(error!);
-        }
+        var (format, time, unit, compression, from, to) = (request.Format, request.Time, request.TimeUnit, request.Compression, request.From, request.To);
         if (format == ExportFormat.Csv && (unit != ExportTimeUnit.Nanoseconds || compression != ExportCompression.None))
         {
             return Bad("timeUnit and compression apply to Parquet only (format=parquet).");
+        }
+        foreach (var (name, value) in (ReadOnlySpan<(string, double?)>)[("from", from), ("to", to)])
+        {
+            if (value is { } v && (!double.IsFinite(v) || v < 0))
+            {
+                return Bad(double.IsFinite(v) ? $"{name} is negative: the range lies outside the data." : $"{name} is not a number of seconds.");
+            }
         }
 
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -159,21 +165,16 @@ public static class ExportEndpoints
             ? measurement.StartedAt.ToUnixTimeMilliseconds() * 1_000_000
             : first.T0Ns - SampleTime.OffsetNs(first.FirstSampleIndex, rate);
 
-        var channelsText = query["channels"].ToString();
         List<int> channels = [];
-        if (channelsText.Trim().Length == 0)
+        if (request.Channels is not { Count: > 0 } asked)
         {
             channels.AddRange(Enumerable.Range(0, channelCount));
         }
         else
         {
-            foreach (var part in channelsText.Split(','))
+            foreach (var c in asked)
             {
-                if (!int.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var c))
-                {
-                    return Bad($"Channel '{part.Trim()}' is not a channel index (0–{channelCount - 1}).");
-                }
-                if (c >= channelCount)
+                if (c < 0 || c >= channelCount)
                 {
                     return Bad($"Unknown channel {c}: the measurement has channels 0–{channelCount - 1}.");
                 }
@@ -185,14 +186,6 @@ public static class ExportEndpoints
             }
         }
 
-        if (!TryParseSeconds(query["from"].ToString(), "from", out var from, out var fromError))
-        {
-            return Bad(fromError!);
-        }
-        if (!TryParseSeconds(query["to"].ToString(), "to", out var to, out var toError))
-        {
-            return Bad(toError!);
-        }
         long fromIndex = 0;
         var toIndex = endIndex;
         if (from is not null || to is not null)
@@ -241,48 +234,5 @@ public static class ExportEndpoints
             TimeUnit = unit,
             Compression = compression,
         }, null);
-    }
-
-    // One of a few named choices; empty text is the first (the default). The error lists the names.
-    private static bool TryChoose<T>(string text, string what, (string Name, T Value)[] choices, out T value, out string? error)
-    {
-        value = choices[0].Value;
-        error = null;
-        if (text.Length == 0)
-        {
-            return true;
-        }
-        foreach (var (name, choice) in choices)
-        {
-            if (text.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = choice;
-                return true;
-            }
-        }
-        error = $"Unknown {what} '{text}': use {string.Join(", ", choices[..^1].Select(c => c.Name))} or {choices[^1].Name}.";
-        return false;
-    }
-
-    private static bool TryParseSeconds(string text, string name, out double? value, out string? error)
-    {
-        value = null;
-        error = null;
-        if (text.Length == 0)
-        {
-            return true;
-        }
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-        {
-            error = $"{name} '{text}' is not a number of seconds.";
-            return false;
-        }
-        if (v < 0)
-        {
-            error = $"{name} is negative: the range lies outside the data.";
-            return false;
-        }
-        value = v;
-        return true;
     }
 }

@@ -6,7 +6,6 @@ using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using MeasureApp.History;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 
 namespace MeasureApp.Export;
@@ -152,16 +151,16 @@ public sealed class PreparedExports : IDisposable
     /// <summary>Exports of a user that are prepared or waiting.</summary>
     public int CountFor(string userId) => _exports.Values.Count(e => e.OwnerId == userId && e.State is PreparedExportState.Preparing or PreparedExportState.Ready);
 
-    /// <summary>Validates an export like the download endpoint does (query syntax of
-    /// <c>/api/measurements/{id}/export</c>) and starts writing it into a temporary file.</summary>
-    public async Task<PrepareResult> StartAsync(Requester requester, Guid measurementId, string query, CancellationToken cancellationToken)
+    /// <summary>Checks an export like the download endpoint does and starts writing it into a temporary file.</summary>
+    public async Task<PrepareResult> StartAsync(Requester requester, Guid measurementId, ExportRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
+        ArgumentNullException.ThrowIfNull(request);
         if (await _catalog.FindAsync(requester, measurementId, cancellationToken) is not { } measurement)
         {
             return new(null, "Not found: this measurement does not exist or is not yours.", NotFound: true);
         }
-        var planned = await ExportEndpoints.PlanAsync(new QueryCollection(QueryHelpers.ParseQuery(query)), measurement, _contexts, cancellationToken);
+        var planned = await ExportEndpoints.PlanAsync(request, measurement, _contexts, cancellationToken);
         if (planned.Error is { } error)
         {
             return new(null, error);
