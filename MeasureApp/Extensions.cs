@@ -18,7 +18,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Npgsql;
-using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -66,20 +65,15 @@ public static class MeasureAppExtensions
         // Redis (optional): one multiplexer for presence, limits, keys and relay
         var redis = builder.Configuration.GetConnectionString("Redis");
         var dataProtection = services.AddDataProtection().SetApplicationName("MeasureApp");
-        var health = services.AddHealthChecks()
+        services.AddHealthChecks()
             // A database outage degrades (data goes to the spool, the UI stays usable); "down" is when
             // nothing can be stored at all (storage check).
             .AddDbContextCheck<AppDbContext>("database", failureStatus: HealthStatus.Degraded, tags: ["ready"])
             .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
         if (!string.IsNullOrWhiteSpace(redis))
         {
-            var redisOptions = RedisSettings.Parse(redis);
-            var multiplexer = ConnectionMultiplexer.Connect(redisOptions);
-            services.AddSingleton<IConnectionMultiplexer>(multiplexer);
-            dataProtection.PersistKeysToStackExchangeRedis(multiplexer, "measureapp:dataprotection-keys");
-            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
-            services.AddHostedService<RedisStartupCheck>();
-            services.AddRedisCoordination();
+            // Everything Redis (multiplexer, key ring, health, start check, coordination) in one module.
+            services.AddRedisCoordination(RedisSettings.Parse(redis));
         }
         else
         {
