@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -109,15 +107,10 @@ public static class MeasurementEndpoints
         HttpContext http, MeasurementEngine engine, LimitsService limits)
     {
         var me = Me(http);
-        StartMeasurementBody? body;
-        try
+        var (body, refused) = await JsonBody.ReadAsync<StartMeasurementBody>(http);
+        if (refused is not null)
         {
-            body = await http.Request.ReadFromJsonAsync<StartMeasurementBody>(http.RequestAborted);
-        }
-        catch (JsonException ex)
-        {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"Not valid JSON here: {ex.Message}"] });
+            return refused;
         }
         var errors = Validate(body, engine);
         if (errors.Count > 0)
@@ -208,21 +201,28 @@ public static class MeasurementEndpoints
         {
             errors["device"] = [$"Unknown device '{body.Device}'. Known: {string.Join(", ", engine.Devices.Select(d => d.Id))}."];
         }
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Trim().Length > 100)
+        TimeSpan? duration = null;
+        if (body.DurationSeconds is { } seconds)
         {
-            errors["name"] = ["The name must have 1 to 100 characters."];
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > StartRules.MaxDuration.TotalSeconds)
+            {
+                errors["durationSeconds"] = [string.Create(inv, $"The duration must be a number of seconds more than 0 and at most {StartRules.MaxDuration.TotalSeconds:#,0} (got {seconds}).")];
+            }
+            else
+            {
+                duration = TimeSpan.FromSeconds(seconds);
+            }
         }
-        if (body.Channels is not { } channels || channels < 1 || channels > MeasurementLimits.MaxChannels)
+        // The engine's bounds here (400); the user's own limits are the engine's to refuse (409).
+        foreach (var problem in StartRules.Check(body.Name, body.Channels, body.SampleRate, duration, limits: null))
         {
-            errors["channels"] = [string.Create(inv, $"Channels must be between 1 and {MeasurementLimits.MaxChannels} (got {body.Channels?.ToString(inv) ?? "nothing"}).")];
-        }
-        if (body.SampleRate is not { } rate || !double.IsFinite(rate) || rate < MeasurementLimits.MinSampleRate || rate > MeasurementLimits.MaxSampleRate)
-        {
-            errors["sampleRate"] = [string.Create(inv, $"The sample rate must be between {MeasurementLimits.MinSampleRate} and {MeasurementLimits.MaxSampleRate} Hz (got {body.SampleRate?.ToString(inv) ?? "nothing"}).")];
-        }
-        if (body.DurationSeconds is { } seconds && (!double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.FromDays(30).TotalSeconds))
-        {
-            errors["durationSeconds"] = [string.Create(inv, $"The duration must be more than 0 and at most 30 days in seconds (got {seconds}).")];
+            errors[problem.Field switch
+            {
+                StartField.Name => "name",
+                StartField.Channels => "channels",
+                StartField.SampleRate => "sampleRate",
+                _ => "durationSeconds",
+            }] = [problem.Message];
         }
         return errors;
     }
