@@ -3,6 +3,7 @@ using MeasureApp.Coordination;
 using MeasureApp.Storage;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
@@ -27,7 +28,10 @@ public static class CoordinationExtensions
             o.XmlRepository = new RedisXmlRepository(() => multiplexer.GetDatabase(), DataProtectionKey));
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         services.AddHostedService<RedisStartupCheck>();
-        services.AddSingleton(new RedisCoordinationOptions());
+        // Redis:* timings, checked at start (a sentence naming the key); the link takes the bound values.
+        services.AddOptions<RedisCoordinationOptions>().BindConfiguration(RedisCoordinationOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RedisCoordinationOptions>>(new MeasureApp.ProblemValidator<RedisCoordinationOptions>(o => o.Problem()));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<RedisCoordinationOptions>>().Value);
         services.AddSingleton<RedisLink>();
         services.AddHostedService<RedisLivenessService>();
         services.AddSingleton<ILimitCoordinator, RedisLimitCoordinator>();
