@@ -43,7 +43,10 @@ public sealed record HistoryReadSettings
 /// <summary>Timings of one zoom level.</summary>
 public sealed record HistoryZoom(string Label, long SpanSamples, LatencySummary Latency, int Level, long SummaryRowsRead, long RawSamplesRead, int Columns)
 {
-    /// <summary>Exact statistics (<see cref="DbSampleStore.ReadStatisticsAsync"/>) of the same span at random positions, all channels.</summary>
+    /// <summary>
+    /// Exact statistics of the same span at random positions, all channels, timed as the stats API works:
+    /// <see cref="DbSampleStore.ReadRunsAsync"/> (seconds → indices on the stored time line) + <see cref="DbSampleStore.ReadStatisticsAsync"/>.
+    /// </summary>
     public LatencySummary? Statistics { get; init; }
 
     /// <summary>Pyramid rows the last statistics read used.</summary>
@@ -182,9 +185,18 @@ public sealed class HistoryReadScenario : ILoadScenario
             for (var r = 0; r < settings.WarmupReads + settings.Reads; r++)
             {
                 var from = span == stored ? 0 : random.NextInt64(0, stored - span);
+                // What AnalysisService does for GET …/stats?from=&to=: seconds → indices through the stored
+                // time line (one query for the runs), then the statistics; both are timed.
                 var sw = Stopwatch.StartNew();
-                lastStats = await store.ReadStatisticsAsync(id, from, from + span, null, cancellationToken);
+                var times = await store.ReadRunsAsync(id, settings.SampleRate, cancellationToken);
+                var fromIndex = times.FirstAtOrAfter(times.SecondsOf(from));
+                var toIndex = times.EndAtOrBefore(times.SecondsOf(from + span - 1));
+                lastStats = await store.ReadStatisticsAsync(id, fromIndex, toIndex, null, cancellationToken);
                 sw.Stop();
+                if (fromIndex != from || toIndex != from + span)
+                {
+                    throw new InvalidOperationException($"The time line mapped [{from}, {from + span}) to [{fromIndex}, {toIndex}).");
+                }
                 if (r >= settings.WarmupReads)
                 {
                     statsRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
@@ -241,6 +253,7 @@ public sealed class HistoryReadScenario : ILoadScenario
             $"Stored measurement: {settings.Duration.TotalMinutes:0.##} min × {settings.SampleRate:F0} Hz × {settings.Channels} channels in 0.1 s chunks ({settings.ChunkSamples} samples), random float payloads, written through DbSampleStore.WriteChunksAsync in batches of {settings.BatchChunks} chunks into a fresh database."));
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"Each zoom: {settings.WarmupReads} untimed + {settings.Reads} timed reads of all channels at {settings.Pixels} px, each at a random start (the whole-measurement view always from 0); time = Stopwatch around ReadDecimatedAsync in-process (connection from pool, SQL, decode, M4 grid), no network or rendering. Level/rows/raw samples are from the last read."));
+        report.Notes.Add("Statistics: the same number of reads of the same span at other random starts (both ends inside chunks), all channels; time = Stopwatch around ReadRunsAsync (the stored time line, seconds → indices, as the stats API maps from/to) + ReadStatisticsAsync.");
         report.Notes.Add($"Load average at the end (1/5/15 min): {StoreScenario.LoadAverage()}.");
         return report;
     }
