@@ -22,7 +22,7 @@ public sealed class AnalysisGapTests
 {
     private const double Rate = 1000;
     private const int Samples = 8000;
-    private const int GapAt = 3000;
+    internal const int GapAt = 3000;
     private const long GapNs = 2_000_300_000;
     private const long StartNs = 1_700_000_000_000_000_000;
 
@@ -31,7 +31,7 @@ public sealed class AnalysisGapTests
         ? (float)(i < GapAt ? 2 * Math.Sin(2 * Math.PI * 50 * i / Rate) : 0.5 + Math.Sin(2 * Math.PI * 125 * i / Rate))
         : ((i * 7919) % 1009 / 100f) - 5;
 
-    private static double SecondsOf(long i) => (SampleTime.OffsetNs(i, Rate) + (i >= GapAt ? GapNs : 0)) / 1e9;
+    internal static double SecondsOf(long i) => (SampleTime.OffsetNs(i, Rate) + (i >= GapAt ? GapNs : 0)) / 1e9;
 
     private static string Text(double seconds) => seconds.ToString("0.#########", CultureInfo.InvariantCulture);
 
@@ -174,11 +174,20 @@ public sealed class AnalysisGapTests
     private static void AssertClose(double expected, double actual, string what) =>
         Assert.True(Math.Abs(actual - expected) <= 1e-9 * Math.Max(1, Math.Abs(expected)), $"{what}: {actual} vs brute force {expected}");
 
-    // Chunks of uneven sizes (ends fall inside chunks), the chunk at GapAt stamped 2.0003 s late.
     private static async Task<(HttpClient Client, Requester Me, Guid Id)> StoreAsync(AppFactory factory)
     {
         var owner = await Users.CreateOperatorAsync(factory.Services);
         var client = await HttpLogin.LoggedInClientAsync(factory, owner.Email!, Users.Password);
+        var id = await StoreGapMeasurementAsync(factory.Services, owner);
+        return (client, new Requester(owner.Id, owner.Email!, IsAdmin: false), id);
+    }
+
+    /// <summary>
+    /// Stores the measurement of these tests for <paramref name="owner"/>: 8,000 samples × 2 channels at 1 kHz in
+    /// chunks of uneven sizes (range ends fall inside chunks), the chunk at sample 3,000 stamped 2.0003 s late.
+    /// </summary>
+    internal static async Task<Guid> StoreGapMeasurementAsync(IServiceProvider services, MeasureApp.Data.AppUser owner)
+    {
         var id = Guid.CreateVersion7();
         var random = new Random(15);
         var sizes = new List<int>();
@@ -194,8 +203,8 @@ public sealed class AnalysisGapTests
         var signal = new KnownSignal(id, 2, sizes, Value, Rate);
         var chunks = signal.Chunks.Select(c => c with { T0Ns = StartNs + SampleTime.OffsetNs(c.FirstSampleIndex, Rate) + (c.FirstSampleIndex >= GapAt ? GapNs : 0) }).ToList();
         Assert.Contains(chunks, c => c.FirstSampleIndex == GapAt);
-        await ExportFixture.StoreAsync(factory.Services, id, owner, "gap", 2, Rate, chunks);
-        return (client, new Requester(owner.Id, owner.Email!, IsAdmin: false), id);
+        await ExportFixture.StoreAsync(services, id, owner, "Run with a gap", 2, Rate, chunks);
+        return id;
     }
 
     private static async Task<List<(double Seconds, float[] Values)>> ExportAsync(HttpClient client, Guid id, string range)
