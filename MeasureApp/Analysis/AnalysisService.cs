@@ -8,7 +8,7 @@ namespace MeasureApp.Analysis;
 
 /// <summary>
 /// Measurements on stored data for the cursors, the stats/spectrum/edges APIs and the spectrum view. Every
-/// call first asks <see cref="MeasurementCatalog.FindAsync"/> — the one access rule every read path uses —
+/// call first asks <see cref="MeasurementCatalog.FindReadableAsync"/> — the one access rule every read path uses —
 /// and answers null when the measurement is unknown or not visible to the requester (the caller says 404).
 /// Bad parameters throw <see cref="AnalysisRequestException"/> naming the parameter.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// <summary>Exact statistics per channel of [from, to] (seconds since the first sample, both inclusive).</summary>
     public async Task<(MeasurementRecord Record, RangeStatistics Statistics)?> StatisticsAsync(Requester requester, Guid id, string? from, string? to, string? channels, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -36,7 +36,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// <summary>Spectrum of one channel over [from, to]; refuses spans over <see cref="SpectrumAnalyzer.MaxSamples"/> samples.</summary>
     public async Task<SpectrumResult?> SpectrumAsync(Requester requester, Guid id, string? from, string? to, string? channel, string? window, string? scale, int maxPoints, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -66,7 +66,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     public async Task<SpectrogramResult?> SpectrogramAsync(Requester requester, Guid id, string? from, string? to, string? channel, string? window, string? scale,
         string? frame, string? frames, string? rows, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -93,7 +93,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// <summary>Frequency, duty cycle, rise/fall time and edge count of one channel over [from, to]; bounded by <see cref="MaxEdgeSamples"/>.</summary>
     public async Task<EdgeResult?> EdgesAsync(Requester requester, Guid id, string? from, string? to, string? channel, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -109,7 +109,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// </summary>
     public async Task<(long Index, IReadOnlyList<float> Values)?> ValuesAtAsync(Requester requester, Guid id, double seconds, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }

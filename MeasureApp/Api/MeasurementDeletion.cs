@@ -13,7 +13,7 @@ public enum DeletionOutcome
     Deleted,
     /// <summary>Unknown id, or not visible to the requester.</summary>
     NotFound,
-    /// <summary>Visible (an admin looking at someone else's) but only the owner deletes.</summary>
+    /// <summary>Visible (an admin looking at someone else's, or shared with the requester) but only the owner deletes.</summary>
     NotOwner,
     /// <summary>Still running (on any instance): stop it first.</summary>
     Running,
@@ -29,7 +29,8 @@ public static class MeasurementDeletion
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(store);
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        // Read access first: a user it is shared with hears "not yours" (403), everyone else "not found".
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return DeletionOutcome.NotFound;
         }

@@ -66,7 +66,7 @@ public static class ExportEndpoints
             await Results.Unauthorized().ExecuteAsync(http);
             return;
         }
-        if (await catalog.FindAsync(requester, id, ct) is not { } measurement)
+        if (await catalog.FindReadableAsync(requester, id, ct) is not { } measurement)
         {
             await Results.Problem(title: "Measurement not found", detail: "No measurement with this id.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;

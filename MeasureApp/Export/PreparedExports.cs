@@ -155,7 +155,7 @@ public sealed class PreparedExports : IDisposable
     public async Task<PrepareResult> StartAsync(Requester requester, Guid measurementId, string query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await _catalog.FindAsync(requester, measurementId, cancellationToken) is not { } measurement)
+        if (await _catalog.FindReadableAsync(requester, measurementId, cancellationToken) is not { } measurement)
         {
             return new(null, "Not found: this measurement does not exist or is not yours.", NotFound: true);
         }

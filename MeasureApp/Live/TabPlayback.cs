@@ -82,7 +82,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     /// <summary>Loads a stored measurement <paramref name="requester"/> may see, paused at 0; false = not found.</summary>
     public async Task<bool> LoadReplayAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
-        var record = await catalog.FindAsync(requester, measurementId, cancellationToken);
+        var record = await catalog.FindReadableAsync(requester, measurementId, cancellationToken);
         if (record is null || record.DataExpired || record.SampleRate <= 0)
         {
             return false;
