@@ -48,6 +48,17 @@ public static class MeasurementDeletion
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await MeasureApp.Annotations.AnnotationService.DeleteAllAsync(db, id, cancellationToken);
         await db.Measurements.Where(m => m.Id == id && m.OwnerId == requester.UserId).ExecuteDeleteAsync(cancellationToken);
+        // Audited on the same database right after the row went (no audit service needed by the callers).
+        db.Audit.Add(new MeasureApp.Audit.AuditRecord
+        {
+            At = DateTimeOffset.UtcNow,
+            ActorId = requester.UserId,
+            ActorName = requester.UserName,
+            Action = MeasureApp.Audit.AuditActions.Delete,
+            MeasurementId = id,
+            MeasurementName = record.Name,
+        });
+        await db.SaveChangesAsync(cancellationToken);
         return DeletionOutcome.Deleted;
     }
 }

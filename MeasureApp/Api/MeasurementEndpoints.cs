@@ -135,6 +135,7 @@ public static class MeasurementEndpoints
         };
         var userLimits = await limits.GetAsync(me.UserId, http.RequestAborted);
         var result = await engine.StartAsync(me, userLimits, request, http.RequestAborted);
+        await MeasureApp.Audit.AuditLog.StartedAsync(http.RequestServices.GetService<MeasureApp.Audit.AuditLog>(), me, result.Measurement);
         if (result.Error == MeasurementEngine.DatabaseUnavailable)
         {
             return Problem(StatusCodes.Status503ServiceUnavailable, "The database is unavailable", result.Error);
@@ -157,7 +158,7 @@ public static class MeasurementEndpoints
             return ReadOnly("Only the owner or an admin stops a measurement.");
         }
         var live = engine.Find(id, me);
-        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct);
+        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct, http.RequestServices.GetService<MeasureApp.Audit.AuditLog>());
         MeasurementRecord? record;
         try
         {

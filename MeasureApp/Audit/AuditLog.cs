@@ -72,6 +72,12 @@ public sealed class AuditLog(IDbContextFactory<AppDbContext> contexts, TimeProvi
         }
     }
 
+    /// <summary>Audits a start that succeeded (<paramref name="started"/> non-null); nothing without a log (tests).</summary>
+    public static Task StartedAsync(AuditLog? audit, Requester actor, MeasurementInfo? started) =>
+        audit is null || started is null ? Task.CompletedTask
+            : audit.WriteAsync(actor, AuditActions.Start, started.Id, started.Name,
+                detail: string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{started.DeviceId}, {started.Channels.Count} ch, {started.SampleRate} Hz"));
+
     /// <summary>A page of entries matching <paramref name="query"/>, newest first.</summary>
     public async Task<AuditPage> QueryAsync(AuditQuery query, CancellationToken cancellationToken)
     {

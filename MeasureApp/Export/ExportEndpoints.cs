@@ -79,6 +79,11 @@ public static class ExportEndpoints
         }
         var export = plan.Plan!;
         var max = (await limits.GetAsync(requester.UserId, ct)).MaxConcurrentExports;
+        // Audited once the request is valid: who read which measurement's data out, in what form.
+        if (http.RequestServices.GetService<MeasureApp.Audit.AuditLog>() is { } audit)
+        {
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "download " + http.Request.QueryString.Value);
+        }
         await using var lease = await gate.TryEnterAsync(requester.UserId, max);
         if (lease is null)
         {

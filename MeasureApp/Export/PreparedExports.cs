@@ -127,8 +127,11 @@ public sealed class PreparedExports : IDisposable
     private readonly ITimer _sweeper;
 
     /// <summary>Creates the service; temporary files go to a private folder under the system temp path.</summary>
-    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, TimeProvider time, ILogger<PreparedExports> logger)
+    private readonly MeasureApp.Audit.AuditLog? _audit;
+
+    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, TimeProvider time, ILogger<PreparedExports> logger, MeasureApp.Audit.AuditLog? audit = null)
     {
+        _audit = audit;
         _catalog = catalog;
         _contexts = contexts;
         _store = store;
@@ -176,6 +179,10 @@ public sealed class PreparedExports : IDisposable
             _exports[token] = export;
         }
         export.Completion = Task.Run(() => WriteAsync(export), CancellationToken.None);
+        if (_audit is not null)
+        {
+            await _audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "prepared " + query);
+        }
         return new(export, null);
     }
 

@@ -86,3 +86,28 @@ public sealed class ShareRevocations
         }
     }
 }
+
+/// <summary>What a shared reader's open live chart or replay is told when the owner revokes the share.</summary>
+public sealed class AccessRevokedException : Exception
+{
+    /// <summary>The notice shown in the tab.</summary>
+    public const string Notice = "The owner stopped sharing this measurement with you.";
+
+    /// <summary>With <see cref="Notice"/>.</summary>
+    public AccessRevokedException()
+        : base(Notice)
+    {
+    }
+
+    /// <summary>With a message.</summary>
+    public AccessRevokedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>With a message and a cause.</summary>
+    public AccessRevokedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
