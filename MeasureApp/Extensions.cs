@@ -159,6 +159,10 @@ public static class MeasureAppExtensions
         // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
         services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
         services.AddSingleton<MeasureApp.Annotations.AnnotationService>();
+        // Read-only sharing and the audit trail
+        services.AddSingleton<MeasureApp.Sharing.ShareRevocations>();
+        services.AddSingleton<MeasureApp.Sharing.ShareService>();
+        services.AddSingleton<MeasureApp.Audit.AuditLog>();
         services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
         services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
@@ -236,6 +240,8 @@ public static class MeasureAppExtensions
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
         MeasureApp.Annotations.AnnotationEndpoints.MapAnnotationEndpoints(app);
+        MeasureApp.Sharing.ShareEndpoints.MapShareEndpoints(app);
+        MeasureApp.Audit.AuditEndpoints.MapAuditEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);

@@ -33,6 +33,10 @@ public sealed class AccessMatrixTests
         ("GET", "/api/measurements/{0}/export?format=xlsx"),
         ("GET", "/api/measurements/{0}/export?channels=7"),
         ("GET", "/api/measurements/{0}/export?from=5&to=1"),
+        // Sharing (issue 16): who has access, share on, revoke — all answer a foreign id like an unknown one.
+        ("GET", "/api/measurements/{0}/shares"),
+        ("POST", "/api/measurements/{0}/shares"),
+        ("DELETE", "/api/measurements/{0}/shares/someone%40test.local"),
     ];
 
     [Theory]

@@ -9,7 +9,7 @@ namespace MeasureApp.Analysis;
 
 /// <summary>
 /// Measurements on stored data for the cursors, the stats/spectrum/edges APIs and the spectrum view. Every
-/// call first asks <see cref="MeasurementCatalog.FindAsync"/> — the one access rule every read path uses —
+/// call first asks <see cref="MeasurementCatalog.FindReadableAsync"/> — the one access rule every read path uses —
 /// and answers null when the measurement is unknown or not visible to the requester (the caller says 404).
 /// Bad parameters throw <see cref="AnalysisRequestException"/> naming the parameter.
 /// </summary>
@@ -32,7 +32,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// </summary>
     public async Task<(MeasurementRecord Record, RangeStatistics Statistics, SampleRuns Times)?> StatisticsAsync(Requester requester, Guid id, string? from, string? to, string? channels, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -50,7 +50,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// </summary>
     public async Task<SpectrumResult?> SpectrumAsync(Requester requester, Guid id, string? from, string? to, string? channel, string? window, string? scale, int maxPoints, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -95,7 +95,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     public async Task<SpectrogramResult?> SpectrogramAsync(Requester requester, Guid id, string? from, string? to, string? channel, string? window, string? scale,
         string? frame, string? frames, string? rows, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -123,7 +123,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// <summary>Frequency, duty cycle, rise/fall time and edge count of one channel over [from, to]; bounded by <see cref="MaxEdgeSamples"/>.</summary>
     public async Task<EdgeResult?> EdgesAsync(Requester requester, Guid id, string? from, string? to, string? channel, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }
@@ -141,7 +141,7 @@ public sealed class AnalysisService(MeasurementCatalog catalog, ISampleStore sto
     /// </summary>
     public async Task<(long Index, IReadOnlyList<float> Values)?> ValuesAtAsync(Requester requester, Guid id, double seconds, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return null;
         }

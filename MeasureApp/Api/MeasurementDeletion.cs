@@ -14,7 +14,7 @@ public enum DeletionOutcome
     Deleted,
     /// <summary>Unknown id, or not visible to the requester.</summary>
     NotFound,
-    /// <summary>Visible (an admin looking at someone else's) but only the owner deletes.</summary>
+    /// <summary>Visible (an admin looking at someone else's, or shared with the requester) but only the owner deletes.</summary>
     NotOwner,
     /// <summary>Still running (on any instance): stop it first.</summary>
     Running,
@@ -34,7 +34,8 @@ public static class MeasurementDeletion
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(store);
-        if (await catalog.FindAsync(requester, id, cancellationToken) is not { } record)
+        // Read access first: a user it is shared with hears "not yours" (403), everyone else "not found".
+        if (await catalog.FindReadableAsync(requester, id, cancellationToken) is not { } record)
         {
             return DeletionOutcome.NotFound;
         }
@@ -58,6 +59,17 @@ public static class MeasurementDeletion
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await MeasureApp.Annotations.AnnotationService.DeleteAllAsync(db, id, cancellationToken);
         await db.Measurements.Where(m => m.Id == id && m.OwnerId == requester.UserId).ExecuteDeleteAsync(cancellationToken);
+        // Audited on the same database right after the row went (no audit service needed by the callers).
+        db.Audit.Add(new MeasureApp.Audit.AuditRecord
+        {
+            At = DateTimeOffset.UtcNow,
+            ActorId = requester.UserId,
+            ActorName = requester.UserName,
+            Action = MeasureApp.Audit.AuditActions.Delete,
+            MeasurementId = id,
+            MeasurementName = record.Name,
+        });
+        await db.SaveChangesAsync(cancellationToken);
         return DeletionOutcome.Deleted;
     }
 }

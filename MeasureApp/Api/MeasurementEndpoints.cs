@@ -92,7 +92,8 @@ public static class MeasurementEndpoints
         MeasurementRecord? record;
         try
         {
-            record = await catalog.FindAsync(me, id, http.RequestAborted);
+            // Read access: a user the owner shared it with sees it too (read-only).
+            record = await catalog.FindReadableAsync(me, id, http.RequestAborted);
         }
         catch (Exception ex) when (DatabaseOutage.IsOutage(ex) && engine.Find(id, me) is { } live)
         {
@@ -127,6 +128,7 @@ public static class MeasurementEndpoints
         };
         var userLimits = await limits.GetAsync(me.UserId, http.RequestAborted);
         var result = await engine.StartAsync(me, userLimits, request, http.RequestAborted);
+        await MeasureApp.Audit.AuditLog.StartedAsync(http.RequestServices.GetService<MeasureApp.Audit.AuditLog>(), me, result.Measurement);
         if (result.Error == MeasurementEngine.DatabaseUnavailable)
         {
             return Problem(StatusCodes.Status503ServiceUnavailable, "The database is unavailable", result.Error);
@@ -144,8 +146,12 @@ public static class MeasurementEndpoints
     {
         var me = Me(http);
         var ct = http.RequestAborted;
+        if (await ReadOnlyAsync(catalog, me, id, ct))
+        {
+            return ReadOnly("Only the owner or an admin stops a measurement.");
+        }
         var live = engine.Find(id, me);
-        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct);
+        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct, http.RequestServices.GetService<MeasureApp.Audit.AuditLog>());
         MeasurementRecord? record;
         try
         {
@@ -178,7 +184,7 @@ public static class MeasurementEndpoints
         {
             DeletionOutcome.Deleted => TypedResults.NoContent(),
             DeletionOutcome.NotFound => NotFound(),
-            DeletionOutcome.NotOwner => Problem(StatusCodes.Status403Forbidden, "Not yours", "Only the owner deletes a measurement."),
+            DeletionOutcome.NotOwner => ReadOnly("Only the owner deletes a measurement."),
             DeletionOutcome.Exporting => Problem(StatusCodes.Status409Conflict, "Being exported", "An export of this measurement is being written; delete it when the download has finished."),
             _ => Problem(StatusCodes.Status409Conflict, "Still running", "Stop the measurement before deleting it."),
         };
@@ -230,6 +236,26 @@ public static class MeasurementEndpoints
     // RequireAuthorization has run: an anonymous caller got 401 before reaching a handler.
     internal static Requester Me(HttpContext http) =>
         CurrentUser.FromPrincipal(http.User) ?? throw new InvalidOperationException("The endpoint requires an authenticated user.");
+
+    /// <summary>
+    /// Whether the requester reads this measurement through a share only: a write then answers 403 (it is
+    /// visible to them), where an unrelated user's guess answers 404 like an unknown id.
+    /// </summary>
+    internal static async Task<bool> ReadOnlyAsync(MeasurementCatalog catalog, Requester me, Guid id, CancellationToken ct)
+    {
+        try
+        {
+            return await catalog.FindWithAccessAsync(me, id, ct) is { IsReadOnly: true };
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
+        {
+            // Without the database no share is known; the engine's owner/admin rule still decides.
+            return false;
+        }
+    }
+
+    /// <summary>403 for a write on a measurement the caller may only read (shared with them, or an admin deleting another's).</summary>
+    internal static ProblemHttpResult ReadOnly(string detail) => Problem(StatusCodes.Status403Forbidden, "Read-only", detail);
 
     private static ProblemHttpResult NotFound() =>
         Problem(StatusCodes.Status404NotFound, "Measurement not found", "No measurement with this id.");

@@ -71,6 +71,8 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<MeasureApp.Devices.DeviceRecord> Devices => Set<MeasureApp.Devices.DeviceRecord>();
     public DbSet<MeasureApp.Collectors.CollectorTokenRecord> CollectorTokens => Set<MeasureApp.Collectors.CollectorTokenRecord>();
     public DbSet<MeasureApp.Annotations.AnnotationRecord> Annotations => Set<MeasureApp.Annotations.AnnotationRecord>();
+    public DbSet<MeasureApp.Sharing.MeasurementShareRecord> Shares => Set<MeasureApp.Sharing.MeasurementShareRecord>();
+    public DbSet<MeasureApp.Audit.AuditRecord> Audit => Set<MeasureApp.Audit.AuditRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -100,6 +102,36 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Property(a => a.TagsJson).HasMaxLength(2000);
             e.HasIndex(a => new { a.MeasurementId, a.FromSeconds });
             e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(a => a.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+        });
+        // Read-only shares (Sharing/ShareService.cs): asked per (measurement, user) on every read path; they go
+        // with their measurement and with their user.
+        builder.Entity<MeasureApp.Sharing.MeasurementShareRecord>(e =>
+        {
+            e.ToTable("measurement_shares");
+            e.HasKey(s => new { s.MeasurementId, s.UserId });
+            e.Property(s => s.UserId).HasMaxLength(450);
+            e.Property(s => s.GrantedById).HasMaxLength(450);
+            e.HasIndex(s => s.UserId);
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(s => s.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<AppUser>().WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+        // The audit trail (Audit/AuditLog.cs): append-only, no foreign keys so it outlives what it names.
+        builder.Entity<MeasureApp.Audit.AuditRecord>(e =>
+        {
+            e.ToTable("audit");
+            e.HasKey(a => a.Id);
+            // Unix milliseconds: date-range filters and ordering translate on SQLite too (it has no DateTimeOffset).
+            e.Property(a => a.At).HasConversion(v => v.ToUnixTimeMilliseconds(), v => DateTimeOffset.FromUnixTimeMilliseconds(v));
+            e.Property(a => a.ActorId).HasMaxLength(450);
+            e.Property(a => a.ActorName).HasMaxLength(256);
+            e.Property(a => a.Action).HasMaxLength(16);
+            e.Property(a => a.MeasurementName).HasMaxLength(100);
+            e.Property(a => a.TargetUserId).HasMaxLength(450);
+            e.Property(a => a.TargetUserName).HasMaxLength(256);
+            e.Property(a => a.Detail).HasMaxLength(500);
+            e.HasIndex(a => a.At);
+            e.HasIndex(a => new { a.ActorId, a.At });
+            e.HasIndex(a => new { a.MeasurementId, a.At });
         });
         builder.Entity<MeasureApp.Presence.PresenceSnapshotRecord>(e =>
         {

@@ -66,7 +66,7 @@ public static class ExportEndpoints
             await Results.Unauthorized().ExecuteAsync(http);
             return;
         }
-        if (await catalog.FindAsync(requester, id, ct) is not { } measurement)
+        if (await catalog.FindReadableAsync(requester, id, ct) is not { } measurement)
         {
             await Results.Problem(title: "Measurement not found", detail: "No measurement with this id.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
@@ -84,6 +84,11 @@ public static class ExportEndpoints
         }
         var export = plan.Plan!;
         var max = (await limits.GetAsync(requester.UserId, ct)).MaxConcurrentExports;
+        // Audited once the request is valid: who read which measurement's data out, in what form.
+        if (http.RequestServices.GetService<MeasureApp.Audit.AuditLog>() is { } audit)
+        {
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "download " + http.Request.QueryString.Value);
+        }
         await using var lease = await gate.TryEnterAsync(requester.UserId, max);
         if (lease is null)
         {

@@ -127,8 +127,11 @@ public sealed class PreparedExports : IDisposable
     private readonly ITimer _sweeper;
 
     /// <summary>Creates the service; temporary files go to a private folder under the system temp path.</summary>
-    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, ExportsInProgress running, TimeProvider time, ILogger<PreparedExports> logger)
+    private readonly MeasureApp.Audit.AuditLog? _audit;
+
+    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, ExportsInProgress running, TimeProvider time, ILogger<PreparedExports> logger, MeasureApp.Audit.AuditLog? audit = null)
     {
+        _audit = audit;
         _catalog = catalog;
         _contexts = contexts;
         _store = store;
@@ -156,7 +159,7 @@ public sealed class PreparedExports : IDisposable
     {
         ArgumentNullException.ThrowIfNull(requester);
         ArgumentNullException.ThrowIfNull(request);
-        if (await _catalog.FindAsync(requester, measurementId, cancellationToken) is not { } measurement)
+        if (await _catalog.FindReadableAsync(requester, measurementId, cancellationToken) is not { } measurement)
         {
             return new(null, "Not found: this measurement does not exist or is not yours.", NotFound: true);
         }
@@ -190,6 +193,10 @@ public sealed class PreparedExports : IDisposable
                 await WriteAsync(export);
             }
         }, CancellationToken.None);
+        if (_audit is not null)
+        {
+            await _audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "prepared " + request.ToQuery());
+        }
         return new(export, null);
     }
 

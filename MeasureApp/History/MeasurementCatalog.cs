@@ -10,6 +10,11 @@ namespace MeasureApp.History;
 /// <param name="Total">Rows matching the filter.</param>
 public sealed record MeasurementPage(IReadOnlyList<MeasurementRecord> Items, int Total);
 
+/// <summary>A measurement the requester may read, and whether only through a share (read-only: no stop, delete, edit or re-share).</summary>
+/// <param name="Record">The measurement.</param>
+/// <param name="IsReadOnly">True for a shared reader; false for the owner or an admin.</param>
+public sealed record MeasurementAccess(MeasurementRecord Record, bool IsReadOnly);
+
 /// <summary>Query of the measurements list.</summary>
 public sealed record MeasurementQuery
 {
@@ -74,7 +79,10 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
         return new MeasurementPage(items, total);
     }
 
-    /// <summary>One measurement, or null when it does not exist or is not the requester's.</summary>
+    /// <summary>
+    /// One measurement with FULL access (owner or admin; the write paths ask this), or null when it does not
+    /// exist or is not the requester's — also when it is only shared with them (read paths ask <see cref="FindReadableAsync"/>).
+    /// </summary>
     public async Task<MeasurementRecord?> FindAsync(Requester requester, Guid id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
@@ -85,6 +93,50 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
             WithSpooledStop(row);
         }
         return row;
+    }
+
+    /// <summary>
+    /// One measurement the requester may READ — owner, admin, or a user the owner shared it with — or null
+    /// (exactly as for an unknown id). Every read path (history, zoom, replay, export, analysis, annotations,
+    /// live attach) asks this; every write path (stop, delete, metadata, shares) asks <see cref="FindAsync"/>,
+    /// which a share never satisfies. <see cref="MeasurementAccess.IsReadOnly"/> tells a shared reader apart.
+    /// </summary>
+    public async Task<MeasurementRecord?> FindReadableAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>
+        (await FindWithAccessAsync(requester, id, cancellationToken))?.Record;
+
+    /// <summary>Like <see cref="FindReadableAsync"/>, and says whether the requester reads through a share only.</summary>
+    public async Task<MeasurementAccess?> FindWithAccessAsync(Requester requester, Guid id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var row = await Readable(db, requester).FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+        WithSpooledStop(row);
+        return new MeasurementAccess(row, !requester.MayAccess(row.OwnerId));
+    }
+
+    /// <summary>Whether the requester may read the measurement (owner, admin, share); the live attach of a shared reader asks this.</summary>
+    public async Task<bool> MayReadAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>
+        await FindWithAccessAsync(requester, id, cancellationToken) is not null;
+
+    /// <summary>
+    /// A page of the measurements shared with the requester (read-only; never their own), newest first,
+    /// with the share's grant time.
+    /// </summary>
+    public async Task<MeasurementPage> ListSharedWithAsync(Requester requester, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var q = db.Measurements.AsNoTracking()
+            .Where(m => m.OwnerId != requester.UserId && db.Shares.Any(s => s.MeasurementId == m.Id && s.UserId == requester.UserId));
+        var total = await q.CountAsync(cancellationToken);
+        var size = Math.Clamp(pageSize, 1, 200);
+        var items = await q.OrderByDescending(m => m.Id).Skip(Math.Max(0, page) * size).Take(size).ToListAsync(cancellationToken);
+        items.ForEach(WithSpooledStop);
+        return new MeasurementPage(items, total);
     }
 
     private void WithSpooledStop(MeasurementRecord row)
@@ -99,6 +151,12 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
         }
     }
 
+    // Read access: the owner's, everyone's for an admin, and those shared with the requester.
+    private static IQueryable<MeasurementRecord> Readable(AppDbContext db, Requester requester) =>
+        requester.IsAdmin ? db.Measurements.AsNoTracking()
+            : db.Measurements.AsNoTracking().Where(m => m.OwnerId == requester.UserId || db.Shares.Any(s => s.MeasurementId == m.Id && s.UserId == requester.UserId));
+
+    // Full access (write paths and the owner's lists): the owner's, everyone's for an admin. Shares never count.
     private static IQueryable<MeasurementRecord> Visible(AppDbContext db, Requester requester) =>
         requester.IsAdmin ? db.Measurements.AsNoTracking() : db.Measurements.AsNoTracking().Where(m => m.OwnerId == requester.UserId);
 }

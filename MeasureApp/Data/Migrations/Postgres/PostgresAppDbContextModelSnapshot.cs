@@ -74,6 +74,62 @@ namespace MeasureApp.Data.Migrations.Postgres
                     b.ToTable("annotations", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Audit.AuditRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("ActorId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
+                    b.Property<string>("ActorName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<long>("At")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Detail")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<Guid?>("MeasurementId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("MeasurementName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("TargetUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
+                    b.Property<string>("TargetUserName")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.HasIndex("ActorId", "At");
+
+                    b.HasIndex("MeasurementId", "At");
+
+                    b.ToTable("audit", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Collectors.CollectorTokenRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -426,6 +482,30 @@ namespace MeasureApp.Data.Migrations.Postgres
                     b.ToTable("presence_snapshots", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("UserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
+                    b.Property<DateTimeOffset>("GrantedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("GrantedById")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("character varying(450)");
+
+                    b.HasKey("MeasurementId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("measurement_shares", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -588,6 +668,21 @@ namespace MeasureApp.Data.Migrations.Postgres
 
             modelBuilder.Entity("MeasureApp.Collectors.CollectorTokenRecord", b =>
                 {
+                    b.HasOne("MeasureApp.Data.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("MeasureApp.Data.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")

@@ -69,6 +69,60 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("annotations", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Audit.AuditRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ActorId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ActorName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Detail")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MeasurementName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TargetUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TargetUserName")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.HasIndex("ActorId", "At");
+
+                    b.HasIndex("MeasurementId", "At");
+
+                    b.ToTable("audit", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Collectors.CollectorTokenRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -419,6 +473,30 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("presence_snapshots", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("GrantedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("GrantedById")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("measurement_shares", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -575,6 +653,21 @@ namespace MeasureApp.Data.Migrations.Sqlite
 
             modelBuilder.Entity("MeasureApp.Collectors.CollectorTokenRecord", b =>
                 {
+                    b.HasOne("MeasureApp.Data.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("MeasureApp.Data.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")
