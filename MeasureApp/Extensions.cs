@@ -164,6 +164,8 @@ public static class MeasureAppExtensions
         // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
         services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
         services.AddSingleton<MeasureApp.Annotations.AnnotationService>();
+        // Tags and key/value metadata of measurements (owner/admin write, visible readers read)
+        services.AddSingleton<MeasureApp.Tags.MeasurementLabelService>();
         services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
         services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
@@ -241,6 +243,7 @@ public static class MeasureAppExtensions
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
         MeasureApp.Annotations.AnnotationEndpoints.MapAnnotationEndpoints(app);
+        MeasureApp.Tags.LabelEndpoints.MapLabelEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
