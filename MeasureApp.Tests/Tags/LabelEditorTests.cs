@@ -1,6 +1,7 @@
 using Bunit;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Components.Tags;
+using MeasureApp.Data;
 using MeasureApp.History;
 using MeasureApp.Identity;
 using MeasureApp.Tags;
@@ -61,7 +62,7 @@ public sealed class LabelEditorTests : MudTestContext
         editor.Find("#label-metadata-save").Click();
 
         var snackbars = Context.Services.GetRequiredService<ISnackbar>();
-        editor.WaitForAssertion(() => Assert.Contains(snackbars.ShownSnackbars, s => s.Message.Contains("at most 500", StringComparison.Ordinal)), Wait);
+        editor.WaitForAssertion(() => Assert.Contains(snackbars.ShownSnackbars, s => s.Message != null && s.Message.Contains("at most 500", StringComparison.Ordinal)), Wait);
         Assert.Empty((await service.GetAsync(me, record.Id, CancellationToken.None))!.Metadata);
         Assert.NotNull(editor.Find("#label-metadata-save"));
     }
