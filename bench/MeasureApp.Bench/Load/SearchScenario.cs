@@ -92,7 +92,7 @@ public sealed class SearchScenario : ILoadScenario
             ("search name (\"run 0042\")", me, new() { Search = "run 0042" }),
             ("filter tag (\"thermal\")", me, new() { Tag = "thermal" }),
             ("search tag text (\"therm\")", me, new() { Search = "therm" }),
-            ("search metadata (\"sn-00042\")", me, new() { Search = "sn-00042" }),
+            ("search metadata (\"sn-00420\")", me, new() { Search = "sn-00420" }),
             ("search annotation text (\"brown-out\")", me, new() { Search = "brown-out" }),
             ("search, no match (\"zzz-nothing\")", me, new() { Search = "zzz-nothing" }),
             ("admin search, no match", admin, new() { Search = "zzz-nothing" }),
