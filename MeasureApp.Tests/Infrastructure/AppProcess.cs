@@ -127,13 +127,17 @@ internal sealed partial class AppProcess : IAsyncDisposable
     }
 
     /// <summary>A client for this app that keeps its own cookies and never follows redirects.</summary>
-    public HttpClient CreateClient() =>
-        new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true, CookieContainer = new CookieContainer() }) { BaseAddress = BaseAddress };
+    public HttpClient CreateClient(CookieContainer? cookies = null) =>
+        new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true, CookieContainer = cookies ?? new CookieContainer() }) { BaseAddress = BaseAddress };
 
     /// <summary>A client logged in through the real login form.</summary>
-    public async Task<HttpClient> LoginAsync(string email, string password, CancellationToken cancellationToken = default)
+    public Task<HttpClient> LoginAsync(string email, string password, CancellationToken cancellationToken = default) =>
+        LoginAsync(email, password, new CookieContainer(), cancellationToken);
+
+    /// <summary>A client logged in through the real login form, its cookies in <paramref name="cookies"/>.</summary>
+    public async Task<HttpClient> LoginAsync(string email, string password, CookieContainer cookies, CancellationToken cancellationToken)
     {
-        var client = CreateClient();
+        var client = CreateClient(cookies);
         var page = await client.GetStringAsync(new Uri("/Account/Login", UriKind.Relative), cancellationToken);
         var token = AntiforgeryToken().Match(page);
         if (!token.Success)
@@ -154,6 +158,31 @@ internal sealed partial class AppProcess : IAsyncDisposable
             throw new InvalidOperationException($"Login as {email} answered {(int)response.StatusCode} {response.Headers.Location}.");
         }
         return client;
+    }
+
+    /// <summary>Registers a user through the real registration form (the app must allow registration without approval).</summary>
+    public async Task RegisterAsync(string email, string password, CancellationToken cancellationToken = default)
+    {
+        using var client = CreateClient();
+        var page = await client.GetStringAsync(new Uri("/Account/Register", UriKind.Relative), cancellationToken);
+        var token = AntiforgeryToken().Match(page);
+        if (!token.Success)
+        {
+            throw new InvalidOperationException("The registration page has no antiforgery token (is registration allowed?).");
+        }
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "register",
+            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token.Groups[1].Value),
+            ["Input.Email"] = email,
+            ["Input.Password"] = password,
+            ["Input.ConfirmPassword"] = password,
+        });
+        using var response = await client.PostAsync(new Uri("/Account/Register", UriKind.Relative), form, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Redirect)
+        {
+            throw new InvalidOperationException($"Registering {email} answered {(int)response.StatusCode}.");
+        }
     }
 
     /// <summary>The last lines of the app's output, for failure messages.</summary>
