@@ -163,6 +163,8 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.Sharing.ShareRevocations>();
         services.AddSingleton<MeasureApp.Sharing.ShareService>();
         services.AddSingleton<MeasureApp.Audit.AuditLog>();
+        // Tags and key/value metadata of measurements (owner/admin write, visible readers read)
+        services.AddSingleton<MeasureApp.Tags.MeasurementLabelService>();
         services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
         services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
@@ -242,6 +244,7 @@ public static class MeasureAppExtensions
         MeasureApp.Annotations.AnnotationEndpoints.MapAnnotationEndpoints(app);
         MeasureApp.Sharing.ShareEndpoints.MapShareEndpoints(app);
         MeasureApp.Audit.AuditEndpoints.MapAuditEndpoints(app);
+        MeasureApp.Tags.LabelEndpoints.MapLabelEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);

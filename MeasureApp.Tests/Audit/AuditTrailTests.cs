@@ -102,7 +102,7 @@ public abstract class AuditTrailTests(DatabaseProvider provider) : IDisposable
         {
             Assert.Equal(HttpStatusCode.OK, download.StatusCode);
         }
-        var prepared = await _factory.Services.GetRequiredService<PreparedExports>().StartAsync(op.Requester, id, "format=parquet", CancellationToken.None);
+        var prepared = await _factory.Services.GetRequiredService<PreparedExports>().StartAsync(op.Requester, id, new MeasureApp.Export.ExportRequest { Format = MeasureApp.Export.ExportFormat.Parquet }, CancellationToken.None);
         Assert.NotNull(prepared.Export);
         await prepared.Export.Completion.WaitAsync(TimeSpan.FromSeconds(30));
 

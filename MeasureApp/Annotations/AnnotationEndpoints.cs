@@ -24,7 +24,8 @@ public static class AnnotationEndpoints
         return app;
     }
 
-    private static async ValueTask<object?> RequireJsonBody(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Endpoint filter: a POST or PUT without <c>Content-Type: application/json</c> gets 415.</summary>
+    internal static async ValueTask<object?> RequireJsonBody(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var request = context.HttpContext.Request;
         if (HttpMethods.IsPut(request.Method) && !request.HasJsonContentType())

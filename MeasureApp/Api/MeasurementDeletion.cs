@@ -58,6 +58,8 @@ public static class MeasurementDeletion
         await store.DeleteSamplesAsync(id, cancellationToken);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await MeasureApp.Annotations.AnnotationService.DeleteAllAsync(db, id, cancellationToken);
+        await db.MeasurementTags.Where(t => t.MeasurementId == id).ExecuteDeleteAsync(cancellationToken);
+        await db.MeasurementMetadata.Where(m => m.MeasurementId == id).ExecuteDeleteAsync(cancellationToken);
         await db.Measurements.Where(m => m.Id == id && m.OwnerId == requester.UserId).ExecuteDeleteAsync(cancellationToken);
         // Audited on the same database right after the row went (no audit service needed by the callers).
         db.Audit.Add(new MeasureApp.Audit.AuditRecord

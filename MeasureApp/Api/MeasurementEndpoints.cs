@@ -7,6 +7,7 @@ using MeasureApp.Identity;
 using MeasureApp.Limits;
 using MeasureApp.Relay;
 using MeasureApp.Storage;
+using MeasureApp.Tags;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -55,12 +56,26 @@ public static class MeasurementEndpoints
 
     private static async Task<Results<Ok<MeasurementListResource>, ProblemHttpResult>> ListAsync(
         HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine,
-        int? page, int? pageSize, string? sort, bool? descending, string? search, string? owner)
+        int? page, int? pageSize, string? sort, bool? descending, string? search, string? owner,
+        string? tag, string? device, string? state, DateTimeOffset? from, DateTimeOffset? to)
     {
         var me = Me(http);
         if (pageSize is < 1 or > 200 || page is < 0)
         {
             return Problem(StatusCodes.Status400BadRequest, "Bad query", "page must be 0 or more and pageSize between 1 and 200.");
+        }
+        MeasurementState? stateFilter = null;
+        if (!string.IsNullOrEmpty(state))
+        {
+            if (!Enum.TryParse<MeasurementState>(state, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(state, out _))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Bad query", $"state must be one of {string.Join(", ", Enum.GetNames<MeasurementState>())}.");
+            }
+            stateFilter = parsed;
+        }
+        if (search is { Length: > 200 } || tag is { Length: > 200 } || device is { Length: > 200 })
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Bad query", "search, tag and device may have at most 200 characters.");
         }
         MeasurementPage result;
         try
@@ -73,6 +88,11 @@ public static class MeasurementEndpoints
                 Descending = descending ?? true,
                 Search = search,
                 OwnerId = owner,
+                Tag = tag,
+                Device = device,
+                State = stateFilter,
+                StartedFrom = from,
+                StartedBefore = to,
             }, http.RequestAborted);
         }
         catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
@@ -82,7 +102,8 @@ public static class MeasurementEndpoints
             var running = engine.GetRunning(me);
             return TypedResults.Ok(new MeasurementListResource([.. running.Select(MeasurementResource.From)], running.Count));
         }
-        return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => MeasurementResource.From(r, engine.Find(r.Id, me)))], result.Total));
+        var labels = await http.RequestServices.GetRequiredService<MeasurementLabelService>().LoadAsync([.. result.Items.Select(r => r.Id)], http.RequestAborted);
+        return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => WithLabels(MeasurementResource.From(r, engine.Find(r.Id, me)), labels))], result.Total));
     }
 
     private static async Task<Results<Ok<MeasurementResource>, ProblemHttpResult>> GetAsync(
@@ -99,9 +120,18 @@ public static class MeasurementEndpoints
         {
             return TypedResults.Ok(MeasurementResource.From(live));
         }
-        return record is not null
-            ? TypedResults.Ok(MeasurementResource.From(record, engine.Find(id, me)))
-            : NotFound();
+        if (record is null)
+        {
+            return NotFound();
+        }
+        var labels = await http.RequestServices.GetRequiredService<MeasurementLabelService>().LoadAsync([id], http.RequestAborted);
+        return TypedResults.Ok(WithLabels(MeasurementResource.From(record, engine.Find(id, me)), labels));
+    }
+
+    private static MeasurementResource WithLabels(MeasurementResource resource, Dictionary<Guid, MeasurementLabels> labels)
+    {
+        var found = labels.GetValueOrDefault(resource.Id, MeasurementLabels.Empty);
+        return resource with { Tags = found.Tags, Metadata = found.Metadata };
     }
 
     private static async Task<Results<Created<MeasurementResource>, ValidationProblem, ProblemHttpResult>> StartAsync(

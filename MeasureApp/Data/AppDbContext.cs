@@ -73,6 +73,8 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<MeasureApp.Annotations.AnnotationRecord> Annotations => Set<MeasureApp.Annotations.AnnotationRecord>();
     public DbSet<MeasureApp.Sharing.MeasurementShareRecord> Shares => Set<MeasureApp.Sharing.MeasurementShareRecord>();
     public DbSet<MeasureApp.Audit.AuditRecord> Audit => Set<MeasureApp.Audit.AuditRecord>();
+    public DbSet<MeasureApp.Tags.MeasurementTagRecord> MeasurementTags => Set<MeasureApp.Tags.MeasurementTagRecord>();
+    public DbSet<MeasureApp.Tags.MeasurementMetadataRecord> MeasurementMetadata => Set<MeasureApp.Tags.MeasurementMetadataRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -132,6 +134,26 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.HasIndex(a => a.At);
             e.HasIndex(a => new { a.ActorId, a.At });
             e.HasIndex(a => new { a.MeasurementId, a.At });
+        });
+        // Tags and metadata (Tags/MeasurementLabelService.cs): folded copies for case-insensitive search on both providers;
+        // (Normalized, MeasurementId) serves the tag filter. They go with their measurement.
+        builder.Entity<MeasureApp.Tags.MeasurementTagRecord>(e =>
+        {
+            e.ToTable("measurement_tags");
+            e.HasKey(t => new { t.MeasurementId, t.Normalized });
+            e.Property(t => t.Tag).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxTagLength);
+            e.Property(t => t.Normalized).HasMaxLength(2 * MeasureApp.Tags.MeasurementLabelService.MaxTagLength);
+            e.HasIndex(t => new { t.Normalized, t.MeasurementId });
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(t => t.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+        });
+        builder.Entity<MeasureApp.Tags.MeasurementMetadataRecord>(e =>
+        {
+            e.ToTable("measurement_metadata");
+            e.HasKey(m => new { m.MeasurementId, m.Key });
+            e.Property(m => m.Key).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxKeyLength);
+            e.Property(m => m.Value).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxValueLength);
+            e.Property(m => m.Normalized).HasMaxLength(2 * (MeasureApp.Tags.MeasurementLabelService.MaxKeyLength + MeasureApp.Tags.MeasurementLabelService.MaxValueLength));
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(m => m.MeasurementId).OnDelete(DeleteBehavior.Cascade);
         });
         builder.Entity<MeasureApp.Presence.PresenceSnapshotRecord>(e =>
         {

@@ -30,6 +30,16 @@ public sealed record MeasurementQuery
     public string? Search { get; init; }
     /// <summary>Admins only: restrict to one owner.</summary>
     public string? OwnerId { get; init; }
+    /// <summary>Only measurements carrying this tag (ignoring case).</summary>
+    public string? Tag { get; init; }
+    /// <summary>Only measurements of this device id.</summary>
+    public string? Device { get; init; }
+    /// <summary>Only measurements in this state.</summary>
+    public MeasurementState? State { get; init; }
+    /// <summary>Only measurements started at or after this time.</summary>
+    public DateTimeOffset? StartedFrom { get; init; }
+    /// <summary>Only measurements started before this time.</summary>
+    public DateTimeOffset? StartedBefore { get; init; }
 }
 
 /// <summary>
@@ -51,13 +61,7 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
         {
             q = q.Where(m => m.OwnerId == query.OwnerId);
         }
-        if (!string.IsNullOrWhiteSpace(query.Search))
-        {
-            var s = query.Search.Trim().ToLowerInvariant();
-#pragma warning disable CA1862, CA1304, CA1311 // translated to SQL; culture overloads are not
-            q = q.Where(m => m.Name.ToLower().Contains(s));
-#pragma warning restore CA1862, CA1304, CA1311
-        }
+        q = Filtered(db, q, query);
         var total = await q.CountAsync(cancellationToken);
         q = (query.SortBy?.ToLowerInvariant(), query.Descending) switch
         {
@@ -137,6 +141,65 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
         var items = await q.OrderByDescending(m => m.Id).Skip(Math.Max(0, page) * size).Take(size).ToListAsync(cancellationToken);
         items.ForEach(WithSpooledStop);
         return new MeasurementPage(items, total);
+    }
+
+    /// <summary>
+    /// The search and the filters of <paramref name="query"/>, in SQL on both providers. The search matches the name,
+    /// a tag, a metadata entry ("key: value") or an annotation's title or text, ignoring case: tags and metadata carry
+    /// a copy folded in .NET; names and annotations use lower(), which SQLite applies to ASCII letters only.
+    /// </summary>
+    private static IQueryable<MeasurementRecord> Filtered(AppDbContext db, IQueryable<MeasurementRecord> q, MeasurementQuery query)
+    {
+        if (!string.IsNullOrWhiteSpace(query.Search))
+        {
+            var s = MeasureApp.Tags.MeasurementLabelService.Fold(query.Search.Trim());
+#pragma warning disable CA1862, CA1304, CA1311 // translated to SQL; culture overloads are not
+            q = q.Where(m => m.Name.ToLower().Contains(s)
+                || db.MeasurementTags.Any(t => t.MeasurementId == m.Id && t.Normalized.Contains(s))
+                || db.MeasurementMetadata.Any(x => x.MeasurementId == m.Id && x.Normalized.Contains(s))
+                || db.Annotations.Any(a => a.MeasurementId == m.Id && (a.Title.ToLower().Contains(s) || (a.Text != null && a.Text.ToLower().Contains(s)))));
+#pragma warning restore CA1862, CA1304, CA1311
+        }
+        if (!string.IsNullOrWhiteSpace(query.Tag))
+        {
+            var tag = MeasureApp.Tags.MeasurementLabelService.Fold(query.Tag.Trim());
+            q = q.Where(m => db.MeasurementTags.Any(t => t.MeasurementId == m.Id && t.Normalized == tag));
+        }
+        if (!string.IsNullOrWhiteSpace(query.Device))
+        {
+            q = q.Where(m => m.DeviceId == query.Device);
+        }
+        if (query.State is { } state)
+        {
+            q = q.Where(m => m.State == state);
+        }
+        // SQLite cannot compare DateTimeOffset columns (stored as text); the Guid v7 id carries the start time in its
+        // leading 48 bits, and ids compare in that order on both providers (uuid bytes; upper-case hex text).
+        if (query.StartedFrom is { } from)
+        {
+            var lower = FirstIdAt(from);
+            q = q.Where(m => m.Id.CompareTo(lower) >= 0);
+        }
+        if (query.StartedBefore is { } before)
+        {
+            var upper = FirstIdAt(before);
+            q = q.Where(m => m.Id.CompareTo(upper) < 0);
+        }
+        return q;
+    }
+
+    /// <summary>The smallest version-7 id of millisecond <paramref name="at"/> (clamped to the Unix epoch).</summary>
+    internal static Guid FirstIdAt(DateTimeOffset at)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var ms = (ulong)Math.Max(0, at.ToUnixTimeMilliseconds());
+        for (var i = 0; i < 6; i++)
+        {
+            bytes[i] = (byte)(ms >> (8 * (5 - i)));
+        }
+        bytes[6] = 0x70;
+        bytes[8] = 0x80;
+        return new Guid(bytes, bigEndian: true);
     }
 
     private void WithSpooledStop(MeasurementRecord row)

@@ -506,6 +506,51 @@ namespace MeasureApp.Data.Migrations.Postgres
                     b.ToTable("measurement_shares", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Normalized")
+                        .IsRequired()
+                        .HasMaxLength(1128)
+                        .HasColumnType("character varying(1128)");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.HasKey("MeasurementId", "Key");
+
+                    b.ToTable("measurement_metadata", (string)null);
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Normalized")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
+
+                    b.Property<string>("Tag")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
+                    b.HasKey("MeasurementId", "Normalized");
+
+                    b.HasIndex("Normalized", "MeasurementId");
+
+                    b.ToTable("measurement_tags", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -686,6 +731,24 @@ namespace MeasureApp.Data.Migrations.Postgres
                     b.HasOne("MeasureApp.Data.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -497,6 +497,51 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("measurement_shares", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Normalized")
+                        .IsRequired()
+                        .HasMaxLength(1128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "Key");
+
+                    b.ToTable("measurement_metadata", (string)null);
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Normalized")
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tag")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "Normalized");
+
+                    b.HasIndex("Normalized", "MeasurementId");
+
+                    b.ToTable("measurement_tags", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -671,6 +716,24 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.HasOne("MeasureApp.Data.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
