@@ -37,6 +37,13 @@ public sealed class AccessMatrixTests
         ("GET", "/api/measurements/{0}/shares"),
         ("POST", "/api/measurements/{0}/shares"),
         ("DELETE", "/api/measurements/{0}/shares/someone%40test.local"),
+        // Tags and metadata (issue 16), annotations, analysis.
+        ("GET", "/api/measurements/{0}/tags"),
+        ("PUT", "/api/measurements/{0}/tags"),
+        ("GET", "/api/measurements/{0}/metadata"),
+        ("PUT", "/api/measurements/{0}/metadata"),
+        ("GET", "/api/measurements/{0}/annotations"),
+        ("GET", "/api/measurements/{0}/stats"),
     ];
 
     [Theory]
@@ -182,10 +189,10 @@ public sealed class AccessMatrixTests
     private static async Task<Answer> SendAsync(HttpClient client, string method, string url)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
-        if (method == "POST")
+        if (method is "POST" or "PUT")
         {
-            // The REST API takes POSTs only as JSON (else 415): a guess must send JSON to reach the ownership check.
-            request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+            // The REST API takes POSTs and PUTs only as JSON (else 415): a guess must send JSON to reach the ownership check.
+            request.Content = new StringContent(url.EndsWith("/tags", StringComparison.Ordinal) ? "[\"probe\"]" : "{}", Encoding.UTF8, "application/json");
         }
         using var response = await client.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
