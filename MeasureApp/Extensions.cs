@@ -18,7 +18,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Npgsql;
-using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -66,20 +65,15 @@ public static class MeasureAppExtensions
         // Redis (optional): one multiplexer for presence, limits, keys and relay
         var redis = builder.Configuration.GetConnectionString("Redis");
         var dataProtection = services.AddDataProtection().SetApplicationName("MeasureApp");
-        var health = services.AddHealthChecks()
+        services.AddHealthChecks()
             // A database outage degrades (data goes to the spool, the UI stays usable); "down" is when
             // nothing can be stored at all (storage check).
             .AddDbContextCheck<AppDbContext>("database", failureStatus: HealthStatus.Degraded, tags: ["ready"])
             .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
         if (!string.IsNullOrWhiteSpace(redis))
         {
-            var redisOptions = RedisSettings.Parse(redis);
-            var multiplexer = ConnectionMultiplexer.Connect(redisOptions);
-            services.AddSingleton<IConnectionMultiplexer>(multiplexer);
-            dataProtection.PersistKeysToStackExchangeRedis(multiplexer, "measureapp:dataprotection-keys");
-            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
-            services.AddHostedService<RedisStartupCheck>();
-            services.AddRedisCoordination();
+            // Everything Redis (multiplexer, key ring, health, start check, coordination) in one module.
+            services.AddRedisCoordination(RedisSettings.Parse(redis));
         }
         else
         {
@@ -158,12 +152,19 @@ public static class MeasureAppExtensions
         services.AddSingleton<MeasureApp.History.MeasurementCatalog>();
         services.AddSingleton<MeasureApp.History.HistoryService>();
         services.AddSingleton<PreparedExports>();
+        services.AddSingleton<ExportsInProgress>();
         services.AddSingleton<ExportSlots>();
         services.AddSingleton<SimulationSlots>();
         services.AddSingleton<SimulationAdmission>();
         // Analysis: exact statistics, spectrum and edges of stored ranges; sums for rows stored before them
         services.AddSingleton<MeasureApp.Analysis.AnalysisService>();
         services.AddSingleton<MeasureApp.Annotations.AnnotationService>();
+        // Read-only sharing and the audit trail
+        services.AddSingleton<MeasureApp.Sharing.ShareRevocations>();
+        services.AddSingleton<MeasureApp.Sharing.ShareService>();
+        services.AddSingleton<MeasureApp.Audit.AuditLog>();
+        // Tags and key/value metadata of measurements (owner/admin write, visible readers read)
+        services.AddSingleton<MeasureApp.Tags.MeasurementLabelService>();
         services.AddSingleton<MeasureApp.Analysis.SumsRebuildProgress>();
         services.AddHostedService<MeasureApp.Analysis.SumsRebuildService>();
 
@@ -242,6 +243,9 @@ public static class MeasureAppExtensions
         MeasureApp.Api.MeasurementEndpoints.MapMeasurementEndpoints(app);
         MeasureApp.Analysis.AnalysisEndpoints.MapAnalysisEndpoints(app);
         MeasureApp.Annotations.AnnotationEndpoints.MapAnnotationEndpoints(app);
+        MeasureApp.Sharing.ShareEndpoints.MapShareEndpoints(app);
+        MeasureApp.Audit.AuditEndpoints.MapAuditEndpoints(app);
+        MeasureApp.Tags.LabelEndpoints.MapLabelEndpoints(app);
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);

@@ -8,7 +8,8 @@
 #   scripts/bench.sh load storage-write --providers sqlite,postgres --write
 #   scripts/bench.sh bdn --filter '*M4Kernel*' --job short
 #
-# A fresh clone needs nothing else: the packages are installed like scripts/test.sh installs them.
+# A fresh clone needs nothing else: the packages are installed by the same install_prerequisites
+# (scripts/servers.sh) that scripts/test.sh uses.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,20 +20,11 @@ if [ $# -eq 0 ]; then
   exit 2
 fi
 
-need=()
-[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-[ -x /usr/bin/chromium ] || need+=(chromium)   # the browser-latency scenario drives Chromium
-if [ ${#need[@]} -gt 0 ]; then
-  echo "Installing: ${need[*]}"
-  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source "$root/scripts/servers.sh"
+install_prerequisites
 
 work="$(mktemp -d /tmp/measureapp-bench.XXXXXX)"
 chmod 755 "$work"
-source "$root/scripts/servers.sh"
 cleanup() {
   stop_servers || true
   rm -rf "$work"
@@ -42,11 +34,7 @@ trap cleanup EXIT
 start_postgres "$work/pg"
 start_redis "$work/redis"
 echo "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT" >&2
-
-export MEASUREAPP_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Pooling=true"
-export MEASUREAPP_TEST_REDIS="127.0.0.1:$REDIS_PORT"
-export MEASUREAPP_TEST_CHROMIUM="/usr/bin/chromium"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export_test_servers
 
 # Own artifacts folder (kept between runs, so the next run builds incrementally): a Release build
 # here never collides with Debug builds of the same tree.

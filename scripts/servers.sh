@@ -1,6 +1,37 @@
 #!/usr/bin/env bash
 # Helpers to start and stop private PostgreSQL and Redis instances on free loopback ports.
-# Source this file; it defines start_postgres DIR, start_redis DIR, stop_servers.
+# Source this file; it defines install_prerequisites, start_postgres DIR, start_redis DIR,
+# export_test_servers, stop_servers. scripts/test.sh and scripts/bench.sh both use them.
+
+# Installs from Debian packages whatever the tests and benchmarks need and a fresh machine lacks.
+install_prerequisites() {
+  local need=()
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  [ -x /usr/bin/chromium ] || need+=(chromium)   # browser tests and the browser-latency benchmark
+  [ -x /usr/bin/sigrok-cli ] || need+=(sigrok-cli)
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)     # the export tests install DuckDB (@duckdb/node-api) to read Parquet back
+  command -v gcc >/dev/null 2>&1 || need+=(gcc)   # the native shared-memory producer test compiles docs/examples/shm_producer.c
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # the /metrics test validates the body with promtool
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "Installing: ${need[*]}" >&2
+    local sudo=
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+# Exports the MEASUREAPP_TEST_* variables for the servers started by start_postgres / start_redis.
+export_test_servers() {
+  export MEASUREAPP_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Pooling=true;Include Error Detail=true"
+  export MEASUREAPP_TEST_REDIS="127.0.0.1:$REDIS_PORT"
+  export MEASUREAPP_TEST_PGDATA="$PG_DIR"
+  export MEASUREAPP_TEST_PGBIN="/usr/lib/postgresql/15/bin"
+  export MEASUREAPP_TEST_CHROMIUM="/usr/bin/chromium"
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -9,26 +9,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # --- 1. install what the tests need (fresh machine) ---------------------------------------
-need=()
-[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-[ -x /usr/bin/sigrok-cli ] || need+=(sigrok-cli)
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm >/dev/null 2>&1 || need+=(npm)     # the export tests install DuckDB (@duckdb/node-api) to read Parquet back
-command -v gcc >/dev/null 2>&1 || need+=(gcc)   # the native shared-memory producer test compiles docs/examples/shm_producer.c
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # the /metrics test validates the body with promtool
-if [ ${#need[@]} -gt 0 ]; then
-  echo "Installing: ${need[*]}"
-  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source "$root/scripts/servers.sh"
+install_prerequisites
 
 # --- 2. private servers on free loopback ports ----------------------------------------------
 work="$(mktemp -d /tmp/measureapp-test.XXXXXX)"
 chmod 755 "$work"
-source "$root/scripts/servers.sh"
 
 cleanup() {
   stop_servers || true
@@ -39,13 +25,7 @@ trap cleanup EXIT
 start_postgres "$work/pg"
 start_redis "$work/redis"
 echo "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
-
-export MEASUREAPP_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Pooling=true;Include Error Detail=true"
-export MEASUREAPP_TEST_REDIS="127.0.0.1:$REDIS_PORT"
-export MEASUREAPP_TEST_PGDATA="$work/pg"
-export MEASUREAPP_TEST_PGBIN="/usr/lib/postgresql/15/bin"
-export MEASUREAPP_TEST_CHROMIUM="/usr/bin/chromium"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export_test_servers
 
 # --- 3. run the suite ------------------------------------------------------------------------
 results="$work/results"

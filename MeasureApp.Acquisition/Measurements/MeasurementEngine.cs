@@ -282,25 +282,8 @@ public sealed class MeasurementEngine(
         {
             return $"Device '{device.Id}' uses driver '{device.Driver}', which is not available.";
         }
-        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Trim().Length > 100)
-        {
-            return "A measurement needs a name of 1 to 100 characters.";
-        }
-        var maxChannels = Math.Min(MeasurementLimits.MaxChannels, userLimits.MaxChannels);
-        if (request.Channels < 1 || request.Channels > maxChannels)
-        {
-            return $"Channels must be between 1 and {maxChannels} (you asked for {request.Channels}).";
-        }
-        var maxRate = Math.Min(MeasurementLimits.MaxSampleRate, userLimits.MaxSampleRate);
-        if (!double.IsFinite(request.SampleRate) || request.SampleRate < MeasurementLimits.MinSampleRate || request.SampleRate > maxRate)
-        {
-            return $"Sample rate must be between {MeasurementLimits.MinSampleRate:0} Hz and {maxRate:0} Hz (you asked for {request.SampleRate:0.###} Hz).";
-        }
-        if (request.Duration is { } d && (d <= TimeSpan.Zero || d > userLimits.MaxDuration))
-        {
-            return $"Duration must be more than 0 and at most {userLimits.MaxDuration} (you asked for {d}).";
-        }
-        return null;
+        // The same rule the API and the start dialog apply (StartRules), here with the user's limits.
+        return StartRules.Check(request.Name, request.Channels, request.SampleRate, request.Duration, userLimits) is [var first, ..] ? first.Message : null;
     }
 
     // A requested duration is counted in samples (the measurement stops itself when they are in); the

@@ -11,8 +11,8 @@ public sealed class MeasurementEngineTests
     [InlineData("nope", 1, 1000.0, "Unknown device 'nope'.")]
     [InlineData(DeviceId, 9, 1000.0, "Channels must be between 1 and 8 (you asked for 9).")]
     [InlineData(DeviceId, 0, 1000.0, "Channels must be between 1 and 8 (you asked for 0).")]
-    [InlineData(DeviceId, 1, 50.0, "Sample rate must be between 100 Hz and 100000 Hz (you asked for 50 Hz).")]
-    [InlineData(DeviceId, 1, 100_001.0, "Sample rate must be between 100 Hz and 100000 Hz (you asked for 100001 Hz).")]
+    [InlineData(DeviceId, 1, 50.0, "Sample rate must be between 100 Hz and 100,000 Hz (you asked for 50 Hz).")]
+    [InlineData(DeviceId, 1, 100_001.0, "Sample rate must be between 100 Hz and 100,000 Hz (you asked for 100,001 Hz).")]
     public async Task StartRefusesAnInvalidRequestAndStatesTheNumbers(string device, int channels, double rate, string message)
     {
         await using var h = await StartNewAsync();
@@ -34,7 +34,7 @@ public sealed class MeasurementEngineTests
         var rate = await h.Engine.StartAsync(Alice, limits, Request(rate: 20_000), CancellationToken.None);
 
         Assert.Equal("Channels must be between 1 and 2 (you asked for 3).", channels.Error);
-        Assert.Equal("Sample rate must be between 100 Hz and 10000 Hz (you asked for 20000 Hz).", rate.Error);
+        Assert.Equal("Sample rate must be between 100 Hz and 10,000 Hz (you asked for 20,000 Hz).", rate.Error);
     }
 
     [Theory]
@@ -70,8 +70,8 @@ public sealed class MeasurementEngineTests
         var tooLong = await h.Engine.StartAsync(Alice, limits, Request(duration: TimeSpan.FromHours(2)), CancellationToken.None);
         var zero = await h.Engine.StartAsync(Alice, limits, Request(duration: TimeSpan.Zero), CancellationToken.None);
 
-        Assert.Equal("Duration must be more than 0 and at most 01:00:00 (you asked for 02:00:00).", tooLong.Error);
-        Assert.Equal("Duration must be more than 0 and at most 01:00:00 (you asked for 00:00:00).", zero.Error);
+        Assert.Equal("Duration must be more than 0 s and at most 3,600 s (you asked for 7,200 s).", tooLong.Error);
+        Assert.Equal("Duration must be more than 0 s and at most 3,600 s (you asked for 0 s).", zero.Error);
     }
 
     [Fact]

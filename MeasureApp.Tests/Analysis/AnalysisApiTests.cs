@@ -109,8 +109,9 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
     public async Task ASpectrogramOverTenMillionSamplesIsRefusedWithTheNumbers()
     {
         var (client, userId) = await OperatorAsync();
-        // A stopped measurement that says it holds 20 M samples: refused before anything is read.
-        var id = await StoreAsync(userId, 2000, (c, i) => i % 3, declaredSamples: 20_000_000);
+        // A stopped measurement whose stored samples reach index 20 M (its second half stored after an index
+        // jump, so the test stores only 2,000): refused before anything is read.
+        var id = await StoreAsync(userId, 2000, (c, i) => i % 3, declaredSamples: 20_000_000, indexShift: (1000, 20_000_000 - 2000));
 
         var response = await client.GetAsync($"/api/measurements/{id}/spectrogram?channel=0");
 
@@ -217,14 +218,17 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
     }
 
     // shiftAfter: chunks from that sample index on are stamped later by that many ns (a gap in time).
-    private async Task<Guid> StoreAsync(string ownerId, int samples, Func<int, long, float> value, long? declaredSamples = null, (long Index, long Ns)? shiftAfter = null)
+    // indexShift: chunks from that sample index on are stored that many sample indices later (an index jump).
+    private async Task<Guid> StoreAsync(string ownerId, int samples, Func<int, long, float> value, long? declaredSamples = null, (long Index, long Ns)? shiftAfter = null,
+        (long Index, long By)? indexShift = null)
     {
         var store = _factory.Services.GetRequiredService<ISampleStore>();
         var id = Guid.NewGuid();
         var sizes = Enumerable.Repeat(1000, samples / 1000).Append(samples % 1000).Where(n => n > 0).ToArray();
         var signal = new KnownSignal(id, 2, sizes, value);
         await store.CreateMeasurementAsync(KnownSignal.Info(id, 2, ownerId, MeasurementState.Stopped, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow, declaredSamples ?? samples), CancellationToken.None);
-        var chunks = signal.Chunks.Select(c => shiftAfter is { } g && c.FirstSampleIndex >= g.Index ? c with { T0Ns = c.T0Ns + g.Ns } : c).ToList();
+        var chunks = signal.Chunks.Select(c => shiftAfter is { } g && c.FirstSampleIndex >= g.Index ? c with { T0Ns = c.T0Ns + g.Ns } : c)
+            .Select(c => indexShift is { } j && c.FirstSampleIndex >= j.Index ? c with { FirstSampleIndex = c.FirstSampleIndex + j.By } : c).ToList();
         for (var i = 0; i < chunks.Count; i += 64)
         {
             await store.WriteChunksAsync([.. chunks.Skip(i).Take(64)], CancellationToken.None);

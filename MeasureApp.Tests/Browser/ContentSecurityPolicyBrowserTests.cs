@@ -48,7 +48,7 @@ public sealed class ContentSecurityPolicyBrowserTests(BrowserFixture browser) : 
         await page.WaitForFunctionAsync("() => { const gd = document.querySelector('#detail-chart'); return gd && gd.data && gd.data[0] && gd.data[0].x.length > 10; }");
         await page.ClickAsync("#export-open");
         await page.WaitForSelectorAsync(".mud-dialog");
-        await page.Keyboard.PressAsync("Escape");
+        await page.ClickAsync("#export-close");
         await page.WaitForSelectorAsync(".mud-dialog", new PageWaitForSelectorOptions { State = WaitForSelectorState.Detached });
 
         // The other pages of the navigation, Plotly's monitor charts among them.

@@ -8,7 +8,7 @@ using MudBlazor;
 
 namespace MeasureApp.Tests.Components;
 
-/// <summary>The export dialog: starts at the current zoom, refuses an export without channels, sends the chosen query.</summary>
+/// <summary>The export dialog: starts at the current zoom, refuses an export without channels, sends the chosen request (shown in the endpoint's query syntax).</summary>
 public sealed class ExportDialogTests : MudTestContext
 {
     private static readonly IReadOnlyList<ChannelInfo> Channels = [new("Pressure", "bar"), new("Flow", "l/min")];
@@ -27,7 +27,7 @@ public sealed class ExportDialogTests : MudTestContext
     public async Task WithoutAZoomTheRangeIsTheWholeMeasurementAndTheQueryHasNoRange()
     {
         string? sent = null;
-        var (provider, _) = await ShowAsync(zoomFrom: null, zoomTo: null, q => { sent = q; return Task.FromResult(new PrepareResult(null, "stop here")); });
+        var (provider, _) = await ShowAsync(zoomFrom: null, zoomTo: null, q => { sent = q.ToQuery(); return Task.FromResult(new PrepareResult(null, "stop here")); });
 
         Assert.Equal("0", provider.Find("#export-from").GetAttribute("value"));
         Assert.Equal("10", provider.Find("#export-to").GetAttribute("value"));
@@ -40,7 +40,7 @@ public sealed class ExportDialogTests : MudTestContext
     public async Task TheChosenChannelsAndZoomGoIntoTheQuery()
     {
         string? sent = null;
-        var (provider, _) = await ShowAsync(zoomFrom: 2.5, zoomTo: 4.25, q => { sent = q; return Task.FromResult(new PrepareResult(null, "stop here")); });
+        var (provider, _) = await ShowAsync(zoomFrom: 2.5, zoomTo: 4.25, q => { sent = q.ToQuery(); return Task.FromResult(new PrepareResult(null, "stop here")); });
 
         provider.FindAll(".export-channel input")[0].Change(false);
         provider.Find("#export-start").Click();
@@ -80,7 +80,7 @@ public sealed class ExportDialogTests : MudTestContext
         Assert.Equal(0, calls);
     }
 
-    private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Dialog)> ShowAsync(double? zoomFrom, double? zoomTo, Func<string, Task<PrepareResult>> prepare)
+    private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Dialog)> ShowAsync(double? zoomFrom, double? zoomTo, Func<ExportRequest, Task<PrepareResult>> prepare)
     {
         var provider = Render<MudDialogProvider>(_ => { });
         var dialogs = Context.Services.GetRequiredService<IDialogService>();

@@ -73,6 +73,11 @@ public sealed class LiveChartTests : MudTestContext
         Context.Services.AddSingleton(sp => new UserSession(harness.Engine, harness.Hub, null!,
             new CurrentUser(sp.GetRequiredService<AuthenticationStateProvider>()), harness.Time, NullLogger<UserSession>.Instance));
         Context.Services.AddSingleton<LiveDrawBatch>();
+        // The card's "Mark now" adds annotations as the logged-in user.
+        Context.Services.AddSingleton(sp => new CurrentUser(sp.GetRequiredService<AuthenticationStateProvider>()));
+        // The card's chart shows the measurement's annotations (none here: the app's catalog does not hold this harness's measurement).
+        using var app = new AppFactory(DatabaseProvider.Sqlite);
+        Context.Services.AddSingleton(app.Services.GetRequiredService<MeasureApp.Annotations.AnnotationService>());
         // The card's feed hint looks the device up (a simulated one: no hint) and knows the Network listeners.
         Context.Services.AddSingleton(harness.Engine);
         Context.Services.AddSingleton(new MeasureApp.Collectors.FeedCommands(new MeasureApp.Acquisition.Devices.Network.NetworkDriver(

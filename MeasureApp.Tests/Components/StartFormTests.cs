@@ -70,7 +70,7 @@ public sealed class StartFormTests : MudTestContext
     [Theory]
     [InlineData("#start-rate", "50000", "Sample rate must be between 100 Hz and 10,000 Hz (you asked for 50,000 Hz).")]
     [InlineData("#start-channels", "5", "Channels must be between 1 and 4 (you asked for 5).")]
-    [InlineData("#start-duration", "7200", "Duration must be between 1 s and 3,600 s (you asked for 7,200 s).")]
+    [InlineData("#start-duration", "7200", "Duration must be more than 0 s and at most 3,600 s (you asked for 7,200 s).")]
     public void AValueAboveTheUsersLimitIsRefusedWithTheNumbersAndNeverReachesTheServer(string field, string value, string message)
     {
         StartRequest? sent = null;

@@ -21,6 +21,7 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
         fixture.Factory.Services.GetRequiredService<MeasurementCatalog>(),
         fixture.Factory.Services.GetRequiredService<IDbContextFactory<AppDbContext>>(),
         fixture.Factory.Services.GetRequiredService<ISampleStore>(),
+        fixture.Factory.Services.GetRequiredService<ExportsInProgress>(),
         _time, NullLogger<PreparedExports>.Instance);
 
     private Requester Owner => new(fixture.OwnerUser.Id, fixture.OwnerUser.Email!, IsAdmin: false);
@@ -28,7 +29,7 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
     [Fact]
     public async Task TheOwnerGetsTheFileOnceWithEveryRowAndItIsDeletedAfterwards()
     {
-        var started = await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv&channels=0,2&from=1&to=2&time=seconds", CancellationToken.None);
+        var started = await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&channels=0,2&from=1&to=2&time=seconds"), CancellationToken.None);
         var export = Assert.IsType<PreparedExport>(started.Export);
         await export.Completion;
 
@@ -57,9 +58,9 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
     public async Task AnotherUsersOrAnUnknownMeasurementIsNotFoundAndABadRequestIsRefusedWithTheReason()
     {
         var stranger = await Users.CreateOperatorAsync(fixture.Factory.Services);
-        var foreign = await Exports.StartAsync(new Requester(stranger.Id, stranger.Email!, false), fixture.MeasurementId, "format=csv", CancellationToken.None);
-        var unknown = await Exports.StartAsync(Owner, Guid.NewGuid(), "format=csv", CancellationToken.None);
-        var badChannel = await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv&channels=7", CancellationToken.None);
+        var foreign = await Exports.StartAsync(new Requester(stranger.Id, stranger.Email!, false), fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
+        var unknown = await Exports.StartAsync(Owner, Guid.NewGuid(), MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
+        var badChannel = await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&channels=7"), CancellationToken.None);
 
         Assert.True(foreign.NotFound);
         Assert.Null(foreign.Export);
@@ -73,11 +74,11 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
     [Fact]
     public async Task AUserHasAtMostTwoAtOnceAndCancellingDeletesTheFileAndFreesTheSlot()
     {
-        var first = (await Exports.StartAsync(Owner, fixture.MeasurementId, "format=parquet&channels=1", CancellationToken.None)).Export!;
-        var second = (await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv&channels=1&from=0&to=1", CancellationToken.None)).Export!;
+        var first = (await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=parquet&channels=1"), CancellationToken.None)).Export!;
+        var second = (await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&channels=1&from=0&to=1"), CancellationToken.None)).Export!;
         await Task.WhenAll(first.Completion, second.Completion);
 
-        var third = await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv", CancellationToken.None);
+        var third = await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
         Assert.Null(third.Export);
         Assert.Contains("at most 2 at once", third.Error, StringComparison.Ordinal);
 
@@ -88,7 +89,7 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
         Assert.False(File.Exists(first.FilePath));
         Assert.Null(Exports.Claim(first.Token, Owner.UserId));
 
-        var fourth = await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv&channels=0&from=0&to=0.5", CancellationToken.None);
+        var fourth = await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&channels=0&from=0&to=0.5"), CancellationToken.None);
         Assert.NotNull(fourth.Export);
         await fourth.Export.Completion;
         Assert.Equal(PreparedExportState.Ready, fourth.Export.State);
@@ -97,7 +98,7 @@ public sealed class PreparedExportsTests(ExportFixture fixture) : IClassFixture<
     [Fact]
     public async Task AFileNobodyFetchesIsDeletedAfterItsLifetime()
     {
-        var export = (await Exports.StartAsync(Owner, fixture.MeasurementId, "format=csv&channels=0&from=0&to=1", CancellationToken.None)).Export!;
+        var export = (await Exports.StartAsync(Owner, fixture.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&channels=0&from=0&to=1"), CancellationToken.None)).Export!;
         await export.Completion;
         Assert.True(File.Exists(export.FilePath));
 

@@ -39,6 +39,9 @@ public sealed class DetailLiveFaultsTests : MudTestContext
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<PreparedExports>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<AnalysisService>());
         Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Annotations.AnnotationService>());
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Tags.MeasurementLabelService>());
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Sharing.ShareService>());
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasureApp.Sharing.ShareRevocations>());
         Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(me.UserId, me.UserName, me.IsAdmin)));
         _driver.Sink!.Fault("crc", "Record 7 failed its checksum.", 5);
 

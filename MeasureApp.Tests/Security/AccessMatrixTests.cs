@@ -33,6 +33,17 @@ public sealed class AccessMatrixTests
         ("GET", "/api/measurements/{0}/export?format=xlsx"),
         ("GET", "/api/measurements/{0}/export?channels=7"),
         ("GET", "/api/measurements/{0}/export?from=5&to=1"),
+        // Sharing (issue 16): who has access, share on, revoke — all answer a foreign id like an unknown one.
+        ("GET", "/api/measurements/{0}/shares"),
+        ("POST", "/api/measurements/{0}/shares"),
+        ("DELETE", "/api/measurements/{0}/shares/someone%40test.local"),
+        // Tags and metadata (issue 16), annotations, analysis.
+        ("GET", "/api/measurements/{0}/tags"),
+        ("PUT", "/api/measurements/{0}/tags"),
+        ("GET", "/api/measurements/{0}/metadata"),
+        ("PUT", "/api/measurements/{0}/metadata"),
+        ("GET", "/api/measurements/{0}/annotations"),
+        ("GET", "/api/measurements/{0}/stats"),
     ];
 
     [Theory]
@@ -123,13 +134,13 @@ public sealed class AccessMatrixTests
         try
         {
             // Preparing someone else's measurement is refused exactly like an unknown one.
-            var foreign = await exports.StartAsync(bob.Requester, alice.Stored, "format=csv", CancellationToken.None);
-            var unknown = await exports.StartAsync(bob.Requester, Guid.NewGuid(), "format=csv", CancellationToken.None);
+            var foreign = await exports.StartAsync(bob.Requester, alice.Stored, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
+            var unknown = await exports.StartAsync(bob.Requester, Guid.NewGuid(), MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
             Assert.Null(foreign.Export);
             Assert.True(foreign.NotFound);
             Assert.Equal(unknown, foreign);
 
-            var prepared = await exports.StartAsync(alice.Requester, alice.Stored, "format=csv&time=seconds", CancellationToken.None);
+            var prepared = await exports.StartAsync(alice.Requester, alice.Stored, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv&time=seconds"), CancellationToken.None);
             Assert.NotNull(prepared.Export);
             await prepared.Export.Completion.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(PreparedExportState.Ready, prepared.Export.State);
@@ -178,10 +189,10 @@ public sealed class AccessMatrixTests
     private static async Task<Answer> SendAsync(HttpClient client, string method, string url)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
-        if (method == "POST")
+        if (method is "POST" or "PUT")
         {
-            // The REST API takes POSTs only as JSON (else 415): a guess must send JSON to reach the ownership check.
-            request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+            // The REST API takes POSTs and PUTs only as JSON (else 415): a guess must send JSON to reach the ownership check.
+            request.Content = new StringContent(url.EndsWith("/tags", StringComparison.Ordinal) ? "[\"probe\"]" : "{}", Encoding.UTF8, "application/json");
         }
         using var response = await client.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();

@@ -109,6 +109,36 @@ public sealed class CanaryTests
             }
         }
 
+        // Sharing (issue 16): each user shares read-only with the next; the reader's history of it holds exactly the
+        // owner's canary values, and everyone else's measurements stay invisible to them.
+        var shares = services.GetRequiredService<MeasureApp.Sharing.ShareService>();
+        foreach (var u in users)
+        {
+            var next = users[(u.Index + 1) % UserCount];
+            Assert.Equal(MeasureApp.Sharing.ShareOutcome.Ok, (await shares.ShareAsync(u.Requester, u.MeasurementId, next.Requester.UserName, CancellationToken.None)).Outcome);
+        }
+        foreach (var u in users)
+        {
+            var owner = users[(u.Index + UserCount - 1) % UserCount];
+            var read = await history.ReadAsync(u.Requester, owner.MeasurementId, null, null, 300, CancellationToken.None);
+            Assert.NotNull(read);
+            var values = read.Channels.Single().Values;
+            Assert.NotEmpty(values);
+            Assert.Equal(0, values.Count(v => !owner.Owns(v)));
+            foreach (var other in users.Where(o => o != u && o != owner))
+            {
+                Assert.Null(await history.ReadAsync(u.Requester, other.MeasurementId, null, null, 300, CancellationToken.None));
+                Assert.Null(await catalog.FindReadableAsync(u.Requester, other.MeasurementId, CancellationToken.None));
+            }
+            // Read access is not ownership: the owner-or-admin rule of the write paths still refuses.
+            Assert.Null(await catalog.FindAsync(u.Requester, owner.MeasurementId, CancellationToken.None));
+        }
+        foreach (var u in users)
+        {
+            var next = users[(u.Index + 1) % UserCount];
+            Assert.Equal(MeasureApp.Sharing.ShareOutcome.Ok, (await shares.RevokeAsync(u.Requester, u.MeasurementId, next.Requester.UserName, CancellationToken.None)).Outcome);
+        }
+
         // Exports over HTTP, logged in as each user: own data complete and clean, everyone else's 404 like an unknown id.
         var unknown = Guid.NewGuid();
         foreach (var u in users)

@@ -115,7 +115,7 @@ public abstract class KeyAndCookieTests(DatabaseProvider provider) : IDisposable
         var owner = await Users.CreateOperatorAsync(_factory.Services);
         var signal = new KnownSignal(Guid.CreateVersion7(), 1, [1000, 1000], (c, i) => i);
         await ExportFixture.StoreAsync(_factory.Services, signal.MeasurementId, owner, "modes", 1, 1000, signal.Chunks);
-        var started = await exports.StartAsync(new MeasureApp.Acquisition.Measurements.Requester(owner.Id, owner.Email!, IsAdmin: false), signal.MeasurementId, "format=csv", CancellationToken.None);
+        var started = await exports.StartAsync(new MeasureApp.Acquisition.Measurements.Requester(owner.Id, owner.Email!, IsAdmin: false), signal.MeasurementId, MeasureApp.Tests.Export.ExportRequestTests.Parse("format=csv"), CancellationToken.None);
         await started.Export!.Completion;
 
         Assert.Equal(Folder, File.GetUnixFileMode(settings.DataDirectory));

@@ -64,6 +64,23 @@ public sealed class StartupConfigurationTests
         Assert.Contains("ConnectionStrings:Redis", Flatten(error), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Redis:RenewInterval", "00:00:00", "Redis:RenewInterval must be more than 0")]
+    [InlineData("Redis:LivenessTtl", "00:00:06", "Redis:LivenessTtl must be at least twice Redis:RenewInterval")]
+    [InlineData("Redis:CommandTimeout", "-00:00:01", "Redis:CommandTimeout must be more than 0")]
+    public void ABadRedisCoordinationSettingFailsTheStartNamingTheKey(string key, string value, string sentence)
+    {
+        using var factory = new AppFactory(DatabaseProvider.Sqlite, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Redis"] = TestEnvironment.RedisConnectionString,
+            [key] = value,
+        });
+
+        var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
+
+        Assert.Contains(sentence, Flatten(error), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ABadRelaySettingFailsTheStartWithASentenceNamingTheKey()
     {

@@ -30,7 +30,8 @@ public sealed record AdminResult(string? Error)
 /// another admin's change failed on the concurrency stamp. Every <see cref="IdentityResult"/> is checked
 /// and a failure reaches the page as the operation's error.
 /// </remarks>
-public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time, MeasureApp.Security.PrincipalCheck principals)
+public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFactory<AppDbContext> contexts, CircuitRegistry circuits, TimeProvider time, MeasureApp.Security.PrincipalCheck principals,
+    MeasureApp.Audit.AuditLog? audit = null)
 {
     public async Task<UserPage> ListAsync(Requester requester, string? search, int page, int pageSize, CancellationToken cancellationToken)
     {
@@ -116,6 +117,10 @@ public sealed class UserAdminService(IServiceScopeFactory scopes, IDbContextFact
         }
         var stamped = Checked(await users.UpdateSecurityStampAsync(user));
         principals.Forget(user.Id);
+        if (result.Succeeded && audit is not null)
+        {
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Role, targetUserId: user.Id, targetUserName: user.Email, detail: isAdmin ? "made admin" : "admin role removed");
+        }
         return stamped;
     }
 

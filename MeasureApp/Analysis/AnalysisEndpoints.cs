@@ -25,8 +25,13 @@ public sealed record ChannelStatsResource(int Channel, long Count, double? Min, 
 /// <param name="RawSamplesRead">Raw samples per channel read (the partial chunks at the ends).</param>
 public sealed record StatsResource(IReadOnlyList<ChannelStatsResource> Channels, double FromSeconds, double ToSeconds, long SummaryRowsRead, long RawSamplesRead);
 
-/// <summary>Answer of <c>GET /api/measurements/{id}/spectrum</c>.</summary>
-public sealed record SpectrumResource(double[] FrequencyHz, double[] Magnitude, IReadOnlyList<SpectrumPeak> Peaks, int Samples, int FftLength, double ResolutionHz, string Window, string Scale);
+/// <summary>
+/// Answer of <c>GET /api/measurements/{id}/spectrum</c>. <see cref="FromSeconds"/>–<see cref="ToSeconds"/> are the
+/// times of the first and last sample transformed: the whole span, or with <see cref="Gaps"/> &gt; 0 its longest
+/// gap-free run (one FFT never joins samples across a gap), which <see cref="Note"/> then explains.
+/// </summary>
+public sealed record SpectrumResource(double[] FrequencyHz, double[] Magnitude, IReadOnlyList<SpectrumPeak> Peaks, int Samples, int FftLength, double ResolutionHz, string Window, string Scale,
+    double? FromSeconds = null, double? ToSeconds = null, int Gaps = 0, string? Note = null);
 
 /// <summary>Answer of <c>GET /api/measurements/{id}/spectrogram</c>: <c>Magnitude[frame][row]</c>.</summary>
 public sealed record SpectrogramResource(double[] TimeSeconds, double[] FrequencyHz, double[][] Magnitude, double[] PeakFrequencyHz,
@@ -56,7 +61,7 @@ public static class AnalysisEndpoints
         Guid id, HttpContext http, AnalysisService analysis, string? from, string? to, string? channels) =>
         Answer(async me => await analysis.StatisticsAsync(me, id, from, to, channels, http.RequestAborted) is { } r
             ? new StatsResource([.. r.Statistics.Channels.Select(ChannelStatsResource.From)],
-                r.Statistics.FromIndex / r.Record.SampleRate, Math.Max(r.Statistics.FromIndex, r.Statistics.ToIndex - 1) / r.Record.SampleRate,
+                r.Times.SecondsOf(r.Statistics.FromIndex), r.Times.SecondsOf(Math.Max(r.Statistics.FromIndex, r.Statistics.ToIndex - 1)),
                 r.Statistics.SummaryRowsRead, r.Statistics.RawSamplesRead)
             : null, http);
 
@@ -71,7 +76,7 @@ public static class AnalysisEndpoints
             }
             return await analysis.SpectrumAsync(me, id, from, to, channel, window, scale, maxPoints, http.RequestAborted) is { } s
                 ? new SpectrumResource(s.FrequencyHz, s.Magnitude, s.Peaks, s.Samples, s.FftLength, s.ResolutionHz,
-                    (window ?? "hann").ToLowerInvariant(), (scale ?? "db").ToLowerInvariant())
+                    (window ?? "hann").ToLowerInvariant(), (scale ?? "db").ToLowerInvariant(), s.FromSeconds, s.ToSeconds, s.Gaps, s.Note)
                 : null;
         }, http);
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 
 namespace MeasureApp.Analysis;
@@ -12,42 +13,63 @@ public sealed class AnalysisRequestException(string parameter, string message) :
 }
 
 /// <summary>
-/// Seconds since the first sample → sample indices, the way the export does it: a sample at exactly
-/// <c>from</c> or <c>to</c> is included (both ends inclusive), a missing end means the start or the end
-/// of the data, decimal seconds like 0.3 are absorbed by a tiny tolerance.
+/// Seconds since the first sample → sample indices on the measurement's stored time line
+/// (<see cref="SampleRuns"/>), the way history, replay and the export map them: a sample whose stored time
+/// is exactly <c>from</c> or <c>to</c> is included (both ends inclusive, times compared in whole ns), a missing
+/// end means the start or the end of the data. After a gap or a producer restart samples no longer lie at
+/// index / rate, so a range after it still finds the samples the chart draws there and the export writes.
 /// </summary>
 public static class AnalysisRange
 {
-    /// <summary>Parses optional <c>from</c>/<c>to</c> query values into [FromIndex, ToIndex).</summary>
-    public static (long FromIndex, long ToIndex) Parse(MeasurementRecord record, string? fromText, string? toText)
+    /// <summary>Parses optional <c>from</c>/<c>to</c> query values into [FromIndex, ToIndex) on <paramref name="times"/>.</summary>
+    public static (long FromIndex, long ToIndex) Parse(MeasurementRecord record, SampleRuns times, string? fromText, string? toText)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(times);
         var from = Seconds(fromText, "from");
         var to = Seconds(toText, "to");
         if (from is { } f && to is { } t && f > t)
         {
             throw new AnalysisRequestException("from", string.Create(CultureInfo.InvariantCulture, $"from ({f} s) is after to ({t} s)."));
         }
-        var rate = record.SampleRate > 0 ? record.SampleRate : 1;
-        // A running measurement grows: its end is whatever is stored when the store reads.
-        var end = record.State == MeasurementState.Stopped && record.SampleCount > 0 ? record.SampleCount : long.MaxValue / 4;
-        var fromPosition = (from ?? 0) * rate;
-        if (record.State == MeasurementState.Stopped && fromPosition - 1e-6 >= end)
+        var stored = times.Runs.Count > 0;
+        // A running measurement grows (and one without stored data has nothing to map): an open end reads
+        // whatever is stored when the store reads.
+        var openEnd = record.State == MeasurementState.Stopped && stored ? times.EndIndex : long.MaxValue / 4;
+        var fromIndex = from is { } f2 ? times.FirstAtOrAfter(f2) : stored ? times.Runs[0].FirstIndex : 0;
+        if (record.State == MeasurementState.Stopped && stored && fromIndex >= times.EndIndex)
         {
-            throw new AnalysisRequestException("from", string.Create(CultureInfo.InvariantCulture, $"from ({from} s) lies after the data: the measurement holds 0–{(end - 1) / rate} s."));
+            throw new AnalysisRequestException("from", string.Create(CultureInfo.InvariantCulture,
+                $"from ({from} s) lies after the data: the measurement holds 0–{times.SecondsOf(times.EndIndex - 1):0.#########} s."));
         }
-        var fromIndex = Math.Max(0, (long)Math.Ceiling(Math.Min(fromPosition - 1e-6, end)));
-        var toIndex = end;
-        if (to is { } t2)
-        {
-            var toPosition = t2 * rate;
-            toIndex = toPosition + 1e-6 >= end ? end : (long)Math.Floor(toPosition + 1e-6) + 1;
-        }
+        var toIndex = to is { } t2 && stored ? times.EndAtOrBefore(t2) : openEnd;
         if (fromIndex >= toIndex)
         {
             throw new AnalysisRequestException("to", "The range holds no sample: widen it to include at least one sample time.");
         }
         return (fromIndex, toIndex);
+    }
+
+    /// <summary>
+    /// The stored sample nearest <paramref name="seconds"/> (what a cursor snaps to): its index and time;
+    /// null when nothing is stored. Within a run that is the nearest sample on its grid; in a gap, the last
+    /// sample before it or the first one after it, whichever is nearer.
+    /// </summary>
+    public static (long Index, double Seconds)? Nearest(SampleRuns times, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(times);
+        if (times.Runs.Count == 0 || times.EndIndex <= times.Runs[0].FirstIndex || !double.IsFinite(seconds))
+        {
+            return null;
+        }
+        var after = times.FirstAtOrAfter(seconds);
+        var before = times.EndAtOrBefore(seconds) - 1;
+        if (after >= times.EndIndex || (before >= times.Runs[0].FirstIndex && before < after
+            && seconds - times.SecondsOf(before) <= times.SecondsOf(after) - seconds))
+        {
+            after = Math.Max(before, times.Runs[0].FirstIndex);
+        }
+        return (after, times.SecondsOf(after));
     }
 
     /// <summary>Parses a comma-separated channel list (null or empty = all).</summary>

@@ -47,6 +47,14 @@ public sealed record SpectrumResult
     public required int FftLength { get; init; }
     /// <summary>Bin spacing, Hz.</summary>
     public required double ResolutionHz { get; init; }
+    /// <summary>Time of the first sample transformed, seconds since the first sample of the measurement.</summary>
+    public double? FromSeconds { get; init; }
+    /// <summary>Time of the last sample transformed.</summary>
+    public double? ToSeconds { get; init; }
+    /// <summary>Gaps in the requested span: with any, only its longest gap-free run was transformed.</summary>
+    public int Gaps { get; init; }
+    /// <summary>Why fewer samples than the span holds were transformed (the gaps and the run used); null without gaps.</summary>
+    public string? Note { get; init; }
 }
 
 /// <summary>Short-time spectra of a span: one reduced spectrum per frame.</summary>
@@ -112,11 +120,13 @@ public static class SpectrumAnalyzer
     /// samples (a power of two), each windowed and transformed like <see cref="Compute"/>, spaced so that at most
     /// <paramref name="maxFrames"/> fit (at least a quarter frame apart). A frame never spans a gap: frames are laid
     /// inside each contiguous run of <paramref name="runs"/> (value offset, sample index of its first value),
-    /// and a frame's time is its centre's sample index / rate.
+    /// and a frame's time is its centre's time: <paramref name="secondsOf"/> of its first sample's index (the stored
+    /// time line; index / rate when null) plus half a frame.
     /// </summary>
     public static SpectrogramResult Spectrogram(ReadOnlySpan<float> samples, IReadOnlyList<(int Offset, long Index)> runs, double sampleRate,
-        SpectrumWindow window, SpectrumScale scale, int frameLength, int maxFrames, int maxRows)
+        SpectrumWindow window, SpectrumScale scale, int frameLength, int maxFrames, int maxRows, Func<long, double>? secondsOf = null)
     {
+        secondsOf ??= i => i / sampleRate;
         ArgumentNullException.ThrowIfNull(runs);
         ArgumentOutOfRangeException.ThrowIfLessThan(frameLength, 4);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFrames, 1);
@@ -145,7 +155,7 @@ public static class SpectrumAnalyzer
                 (frequency, var magnitude) = Reduce(amplitude, resolution, scale, maxRows, atPeak: false);
                 rows.Add(magnitude);
                 peaks.Add(FindPeaks(amplitude, 1, lobe) is [var k] ? k * resolution : 0);
-                times.Add((runs[r].Index + (start - runs[r].Offset) + (frameLength / 2.0)) / sampleRate);
+                times.Add(secondsOf(runs[r].Index + (start - runs[r].Offset)) + (frameLength / 2.0 / sampleRate));
             }
         }
         return new SpectrogramResult

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MeasureApp.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -25,7 +24,8 @@ public static class AnnotationEndpoints
         return app;
     }
 
-    private static async ValueTask<object?> RequireJsonBody(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Endpoint filter: a POST or PUT without <c>Content-Type: application/json</c> gets 415.</summary>
+    internal static async ValueTask<object?> RequireJsonBody(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var request = context.HttpContext.Request;
         if (HttpMethods.IsPut(request.Method) && !request.HasJsonContentType())
@@ -84,19 +84,6 @@ public static class AnnotationEndpoints
     private static ProblemHttpResult NotFound() =>
         TypedResults.Problem(title: "Not found", detail: "No such measurement or annotation.", statusCode: StatusCodes.Status404NotFound);
 
-    private static async Task<(AnnotationInput? Input, IResult? Refused)> ReadAsync(HttpContext http)
-    {
-        try
-        {
-            var input = await http.Request.ReadFromJsonAsync<AnnotationInput>(http.RequestAborted);
-            return input is null
-                ? (null, TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON object {\"title\", \"from\", \"to\", \"text\", \"tags\"} is required."] }))
-                : (input, null);
-        }
-        catch (JsonException ex)
-        {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return (null, TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"Not valid JSON here: {ex.Message}"] }));
-        }
-    }
+    private static Task<(AnnotationInput? Body, ValidationProblem? Refused)> ReadAsync(HttpContext http) =>
+        MeasureApp.Api.JsonBody.ReadAsync<AnnotationInput>(http, "A JSON object {\"title\", \"from\", \"to\", \"text\", \"tags\"} is required.");
 }

@@ -43,7 +43,7 @@ public sealed record AnnotationResult(AnnotationOutcome Outcome, AnnotationInfo?
 }
 
 /// <summary>
-/// Annotations of measurements. Every call goes through <see cref="MeasurementCatalog.FindAsync"/>, so an
+/// Annotations of measurements. Every call goes through <see cref="MeasurementCatalog.FindReadableAsync"/>, so an
 /// annotation is visible exactly to whoever may see its measurement, and another user's measurement answers
 /// like an unknown one. Anyone who sees a measurement may annotate it; an annotation is changed by its author
 /// and deleted by its author, the measurement's owner or an admin.
@@ -66,7 +66,7 @@ public sealed class AnnotationService(IDbContextFactory<AppDbContext> contexts, 
     /// <summary>The measurement's annotations by start time, or null when the measurement is not visible.</summary>
     public async Task<IReadOnlyList<AnnotationInfo>?> ListAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
-        if (await catalog.FindAsync(requester, measurementId, cancellationToken) is null)
+        if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is null)
         {
             return null;
         }
@@ -79,7 +79,7 @@ public sealed class AnnotationService(IDbContextFactory<AppDbContext> contexts, 
     public async Task<AnnotationResult> CreateAsync(Requester requester, Guid measurementId, AnnotationInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await catalog.FindAsync(requester, measurementId, cancellationToken) is null)
+        if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is null)
         {
             return AnnotationResult.NotFound;
         }
@@ -115,7 +115,7 @@ public sealed class AnnotationService(IDbContextFactory<AppDbContext> contexts, 
     public async Task<AnnotationResult> UpdateAsync(Requester requester, Guid measurementId, Guid annotationId, AnnotationInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await catalog.FindAsync(requester, measurementId, cancellationToken) is null)
+        if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is null)
         {
             return AnnotationResult.NotFound;
         }
@@ -142,7 +142,7 @@ public sealed class AnnotationService(IDbContextFactory<AppDbContext> contexts, 
     public async Task<AnnotationResult> DeleteAsync(Requester requester, Guid measurementId, Guid annotationId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await catalog.FindAsync(requester, measurementId, cancellationToken) is not { } measurement)
+        if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is not { } measurement)
         {
             return AnnotationResult.NotFound;
         }

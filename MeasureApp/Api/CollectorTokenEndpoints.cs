@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Collectors;
 using MeasureApp.Identity;
@@ -32,26 +31,14 @@ public static class CollectorTokenEndpoints
 
     private static async Task<Results<Created<CreatedCollectorToken>, ValidationProblem>> CreateAsync(HttpContext http, CollectorTokenStore store)
     {
-        CreateTokenBody? body;
-        try
+        var (body, refused) = await JsonBody.ReadAsync<CreateTokenBody>(http, "A JSON object with a name is required.");
+        if (refused is not null)
         {
-            body = await http.Request.ReadFromJsonAsync<CreateTokenBody>(http.RequestAborted);
+            return refused;
         }
-        catch (JsonException ex)
+        if (CollectorTokenStore.ValidName(body!.Name) is not { } name)
         {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"Not valid JSON here: {ex.Message}"] });
-        }
-        if (body is null)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON object with a name is required."] });
-        }
-        if (CollectorTokenStore.ValidName(body.Name) is not { } name)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["name"] = [$"The name must have 1 to {CollectorTokenStore.MaxNameLength} characters and no line breaks."],
-            });
+            return JsonBody.Refuse("name", $"The name must have 1 to {CollectorTokenStore.MaxNameLength} characters and no line breaks.");
         }
         var created = await store.CreateAsync(Me(http), name, http.RequestAborted);
         return TypedResults.Created($"/api/collector-tokens/{created.Id}", created);

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using MeasureApp.Acquisition;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
@@ -9,6 +7,7 @@ using MeasureApp.Identity;
 using MeasureApp.Limits;
 using MeasureApp.Relay;
 using MeasureApp.Storage;
+using MeasureApp.Tags;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -57,12 +56,26 @@ public static class MeasurementEndpoints
 
     private static async Task<Results<Ok<MeasurementListResource>, ProblemHttpResult>> ListAsync(
         HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine,
-        int? page, int? pageSize, string? sort, bool? descending, string? search, string? owner)
+        int? page, int? pageSize, string? sort, bool? descending, string? search, string? owner,
+        string? tag, string? device, string? state, DateTimeOffset? from, DateTimeOffset? to)
     {
         var me = Me(http);
         if (pageSize is < 1 or > 200 || page is < 0)
         {
             return Problem(StatusCodes.Status400BadRequest, "Bad query", "page must be 0 or more and pageSize between 1 and 200.");
+        }
+        MeasurementState? stateFilter = null;
+        if (!string.IsNullOrEmpty(state))
+        {
+            if (!Enum.TryParse<MeasurementState>(state, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(state, out _))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Bad query", $"state must be one of {string.Join(", ", Enum.GetNames<MeasurementState>())}.");
+            }
+            stateFilter = parsed;
+        }
+        if (search is { Length: > 200 } || tag is { Length: > 200 } || device is { Length: > 200 })
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Bad query", "search, tag and device may have at most 200 characters.");
         }
         MeasurementPage result;
         try
@@ -75,6 +88,11 @@ public static class MeasurementEndpoints
                 Descending = descending ?? true,
                 Search = search,
                 OwnerId = owner,
+                Tag = tag,
+                Device = device,
+                State = stateFilter,
+                StartedFrom = from,
+                StartedBefore = to,
             }, http.RequestAborted);
         }
         catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
@@ -84,7 +102,8 @@ public static class MeasurementEndpoints
             var running = engine.GetRunning(me);
             return TypedResults.Ok(new MeasurementListResource([.. running.Select(MeasurementResource.From)], running.Count));
         }
-        return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => MeasurementResource.From(r, engine.Find(r.Id, me)))], result.Total));
+        var labels = await http.RequestServices.GetRequiredService<MeasurementLabelService>().LoadAsync([.. result.Items.Select(r => r.Id)], http.RequestAborted);
+        return TypedResults.Ok(new MeasurementListResource([.. result.Items.Select(r => WithLabels(MeasurementResource.From(r, engine.Find(r.Id, me)), labels))], result.Total));
     }
 
     private static async Task<Results<Ok<MeasurementResource>, ProblemHttpResult>> GetAsync(
@@ -94,30 +113,35 @@ public static class MeasurementEndpoints
         MeasurementRecord? record;
         try
         {
-            record = await catalog.FindAsync(me, id, http.RequestAborted);
+            // Read access: a user the owner shared it with sees it too (read-only).
+            record = await catalog.FindReadableAsync(me, id, http.RequestAborted);
         }
         catch (Exception ex) when (DatabaseOutage.IsOutage(ex) && engine.Find(id, me) is { } live)
         {
             return TypedResults.Ok(MeasurementResource.From(live));
         }
-        return record is not null
-            ? TypedResults.Ok(MeasurementResource.From(record, engine.Find(id, me)))
-            : NotFound();
+        if (record is null)
+        {
+            return NotFound();
+        }
+        var labels = await http.RequestServices.GetRequiredService<MeasurementLabelService>().LoadAsync([id], http.RequestAborted);
+        return TypedResults.Ok(WithLabels(MeasurementResource.From(record, engine.Find(id, me)), labels));
+    }
+
+    private static MeasurementResource WithLabels(MeasurementResource resource, Dictionary<Guid, MeasurementLabels> labels)
+    {
+        var found = labels.GetValueOrDefault(resource.Id, MeasurementLabels.Empty);
+        return resource with { Tags = found.Tags, Metadata = found.Metadata };
     }
 
     private static async Task<Results<Created<MeasurementResource>, ValidationProblem, ProblemHttpResult>> StartAsync(
         HttpContext http, MeasurementEngine engine, LimitsService limits)
     {
         var me = Me(http);
-        StartMeasurementBody? body;
-        try
+        var (body, refused) = await JsonBody.ReadAsync<StartMeasurementBody>(http);
+        if (refused is not null)
         {
-            body = await http.Request.ReadFromJsonAsync<StartMeasurementBody>(http.RequestAborted);
-        }
-        catch (JsonException ex)
-        {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"Not valid JSON here: {ex.Message}"] });
+            return refused;
         }
         var errors = Validate(body, engine);
         if (errors.Count > 0)
@@ -134,6 +158,7 @@ public static class MeasurementEndpoints
         };
         var userLimits = await limits.GetAsync(me.UserId, http.RequestAborted);
         var result = await engine.StartAsync(me, userLimits, request, http.RequestAborted);
+        await MeasureApp.Audit.AuditLog.StartedAsync(http.RequestServices.GetService<MeasureApp.Audit.AuditLog>(), me, result.Measurement);
         if (result.Error == MeasurementEngine.DatabaseUnavailable)
         {
             return Problem(StatusCodes.Status503ServiceUnavailable, "The database is unavailable", result.Error);
@@ -151,8 +176,12 @@ public static class MeasurementEndpoints
     {
         var me = Me(http);
         var ct = http.RequestAborted;
+        if (await ReadOnlyAsync(catalog, me, id, ct))
+        {
+            return ReadOnly("Only the owner or an admin stops a measurement.");
+        }
         var live = engine.Find(id, me);
-        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct);
+        var outcome = await engine.StopAnywhereAsync(http.RequestServices.GetService<LiveRelayClient>(), id, me, ct, http.RequestServices.GetService<MeasureApp.Audit.AuditLog>());
         MeasurementRecord? record;
         try
         {
@@ -177,15 +206,16 @@ public static class MeasurementEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts)
+        Guid id, HttpContext http, MeasurementCatalog catalog, MeasurementEngine engine, ISampleStore store, IDbContextFactory<AppDbContext> contexts, MeasureApp.Export.ExportsInProgress exports)
     {
         var me = Me(http);
-        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, store, contexts, http.RequestAborted);
+        var outcome = await MeasurementDeletion.DeleteAsync(me, id, catalog, engine, store, contexts, exports, http.RequestAborted);
         return outcome switch
         {
             DeletionOutcome.Deleted => TypedResults.NoContent(),
             DeletionOutcome.NotFound => NotFound(),
-            DeletionOutcome.NotOwner => Problem(StatusCodes.Status403Forbidden, "Not yours", "Only the owner deletes a measurement."),
+            DeletionOutcome.NotOwner => ReadOnly("Only the owner deletes a measurement."),
+            DeletionOutcome.Exporting => Problem(StatusCodes.Status409Conflict, "Being exported", "An export of this measurement is being written; delete it when the download has finished."),
             _ => Problem(StatusCodes.Status409Conflict, "Still running", "Stop the measurement before deleting it."),
         };
     }
@@ -207,21 +237,28 @@ public static class MeasurementEndpoints
         {
             errors["device"] = [$"Unknown device '{body.Device}'. Known: {string.Join(", ", engine.Devices.Select(d => d.Id))}."];
         }
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Trim().Length > 100)
+        TimeSpan? duration = null;
+        if (body.DurationSeconds is { } seconds)
         {
-            errors["name"] = ["The name must have 1 to 100 characters."];
+            if (!double.IsFinite(seconds) || seconds <= 0 || seconds > StartRules.MaxDuration.TotalSeconds)
+            {
+                errors["durationSeconds"] = [string.Create(inv, $"The duration must be a number of seconds more than 0 and at most {StartRules.MaxDuration.TotalSeconds:#,0} (got {seconds}).")];
+            }
+            else
+            {
+                duration = TimeSpan.FromSeconds(seconds);
+            }
         }
-        if (body.Channels is not { } channels || channels < 1 || channels > MeasurementLimits.MaxChannels)
+        // The engine's bounds here (400); the user's own limits are the engine's to refuse (409).
+        foreach (var problem in StartRules.Check(body.Name, body.Channels, body.SampleRate, duration, limits: null))
         {
-            errors["channels"] = [string.Create(inv, $"Channels must be between 1 and {MeasurementLimits.MaxChannels} (got {body.Channels?.ToString(inv) ?? "nothing"}).")];
-        }
-        if (body.SampleRate is not { } rate || !double.IsFinite(rate) || rate < MeasurementLimits.MinSampleRate || rate > MeasurementLimits.MaxSampleRate)
-        {
-            errors["sampleRate"] = [string.Create(inv, $"The sample rate must be between {MeasurementLimits.MinSampleRate} and {MeasurementLimits.MaxSampleRate} Hz (got {body.SampleRate?.ToString(inv) ?? "nothing"}).")];
-        }
-        if (body.DurationSeconds is { } seconds && (!double.IsFinite(seconds) || seconds <= 0 || seconds > TimeSpan.FromDays(30).TotalSeconds))
-        {
-            errors["durationSeconds"] = [string.Create(inv, $"The duration must be more than 0 and at most 30 days in seconds (got {seconds}).")];
+            errors[problem.Field switch
+            {
+                StartField.Name => "name",
+                StartField.Channels => "channels",
+                StartField.SampleRate => "sampleRate",
+                _ => "durationSeconds",
+            }] = [problem.Message];
         }
         return errors;
     }
@@ -229,6 +266,26 @@ public static class MeasurementEndpoints
     // RequireAuthorization has run: an anonymous caller got 401 before reaching a handler.
     internal static Requester Me(HttpContext http) =>
         CurrentUser.FromPrincipal(http.User) ?? throw new InvalidOperationException("The endpoint requires an authenticated user.");
+
+    /// <summary>
+    /// Whether the requester reads this measurement through a share only: a write then answers 403 (it is
+    /// visible to them), where an unrelated user's guess answers 404 like an unknown id.
+    /// </summary>
+    internal static async Task<bool> ReadOnlyAsync(MeasurementCatalog catalog, Requester me, Guid id, CancellationToken ct)
+    {
+        try
+        {
+            return await catalog.FindWithAccessAsync(me, id, ct) is { IsReadOnly: true };
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
+        {
+            // Without the database no share is known; the engine's owner/admin rule still decides.
+            return false;
+        }
+    }
+
+    /// <summary>403 for a write on a measurement the caller may only read (shared with them, or an admin deleting another's).</summary>
+    internal static ProblemHttpResult ReadOnly(string detail) => Problem(StatusCodes.Status403Forbidden, "Read-only", detail);
 
     private static ProblemHttpResult NotFound() =>
         Problem(StatusCodes.Status404NotFound, "Measurement not found", "No measurement with this id.");

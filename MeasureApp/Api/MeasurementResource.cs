@@ -20,6 +20,8 @@ namespace MeasureApp.Api;
 /// <param name="SampleCount">Samples per channel so far.</param>
 /// <param name="DataExpired">Raw data deleted after the retention period.</param>
 /// <param name="Faults">Device faults by kind (e.g. <c>{"overrun": 46}</c>); empty when none.</param>
+/// <param name="Tags">Tags (see <c>PUT /api/measurements/{id}/tags</c>); filled by the list and the single read.</param>
+/// <param name="Metadata">Key/value metadata (see <c>PUT /api/measurements/{id}/metadata</c>); filled like <paramref name="Tags"/>.</param>
 public sealed record MeasurementResource(
     Guid Id,
     string Name,
@@ -35,7 +37,9 @@ public sealed record MeasurementResource(
     DateTimeOffset? StoppedAt,
     long SampleCount,
     bool DataExpired,
-    IReadOnlyDictionary<string, long>? Faults = null)
+    IReadOnlyDictionary<string, long>? Faults = null,
+    IReadOnlyList<string>? Tags = null,
+    IReadOnlyDictionary<string, string>? Metadata = null)
 {
     /// <summary>From the stored row, with the live numbers of this instance's engine when it runs here.</summary>
     public static MeasurementResource From(MeasurementRecord record, MeasurementInfo? running)

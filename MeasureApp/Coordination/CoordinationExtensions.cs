@@ -1,19 +1,37 @@
 using MeasureApp.Acquisition.Coordination;
 using MeasureApp.Coordination;
+using MeasureApp.Storage;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>Registers the Redis side of several instances: global limit counters and presence.</summary>
+/// <summary>The Redis module: everything that exists only when <c>ConnectionStrings:Redis</c> is set.</summary>
 public static class CoordinationExtensions
 {
+    /// <summary>Redis key of the Data Protection key ring shared by all instances.</summary>
+    public const string DataProtectionKey = "measureapp:dataprotection-keys";
+
     /// <summary>
-    /// Adds the Redis link, its liveness loop, the Redis limit coordinator (before the acquisition's
-    /// in-process default, which then stays out) and the presence publisher. Needs an
-    /// <see cref="StackExchange.Redis.IConnectionMultiplexer"/>.
+    /// Adds the one <see cref="IConnectionMultiplexer"/> (created by the container, so it is disposed when
+    /// the host stops), the Data Protection key ring in Redis, the readiness check and the start check,
+    /// the Redis link, its liveness loop, the Redis limit coordinator (before the acquisition's
+    /// in-process default, which then stays out), the export slots and the presence publisher.
     /// </summary>
-    public static IServiceCollection AddRedisCoordination(this IServiceCollection services)
+    public static IServiceCollection AddRedisCoordination(this IServiceCollection services, ConfigurationOptions redis)
     {
-        services.AddSingleton(new RedisCoordinationOptions());
+        ArgumentNullException.ThrowIfNull(redis);
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
+        services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((o, multiplexer) =>
+            o.XmlRepository = new RedisXmlRepository(() => multiplexer.GetDatabase(), DataProtectionKey));
+        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        services.AddHostedService<RedisStartupCheck>();
+        // Redis:* timings, checked at start (a sentence naming the key); the link takes the bound values.
+        services.AddOptions<RedisCoordinationOptions>().BindConfiguration(RedisCoordinationOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RedisCoordinationOptions>>(new MeasureApp.ProblemValidator<RedisCoordinationOptions>(o => o.Problem()));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<RedisCoordinationOptions>>().Value);
         services.AddSingleton<RedisLink>();
         services.AddHostedService<RedisLivenessService>();
         services.AddSingleton<ILimitCoordinator, RedisLimitCoordinator>();

@@ -5,23 +5,36 @@ namespace MeasureApp.Coordination;
 /// <summary>Key names and timings of the Redis coordination (limits, presence, instance liveness).</summary>
 public sealed class RedisCoordinationOptions
 {
+    /// <summary>Configuration section (<c>Redis:LivenessTtl</c> etc.); used only when <c>ConnectionStrings:Redis</c> is set.</summary>
+    public const string SectionName = "Redis";
+
     /// <summary>Prefix of every key this feature writes (tests use one per test).</summary>
-    public string KeyPrefix { get; init; } = "measureapp:";
+    public string KeyPrefix { get; set; } = "measureapp:";
 
     /// <summary>This process's id among the instances sharing the Redis; unique per process by default.</summary>
-    public string InstanceId { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+    public string InstanceId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
     /// <summary>An instance whose liveness key is older than this is dead: its slots and tabs no longer count.</summary>
-    public TimeSpan LivenessTtl { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan LivenessTtl { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How often the liveness key is renewed and an outage is re-checked.</summary>
-    public TimeSpan RenewInterval { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan RenewInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The longest a request waits for Redis before falling back (connection lost / timeout).</summary>
-    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(1.5);
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
 
     /// <summary>How often this instance publishes its tabs and reads everyone else's.</summary>
-    public TimeSpan PresenceInterval { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>The problem with these options in one sentence naming the key, or null when they are usable.</summary>
+    public string? Problem() =>
+        string.IsNullOrWhiteSpace(KeyPrefix) ? $"{SectionName}:KeyPrefix must not be empty."
+        : string.IsNullOrWhiteSpace(InstanceId) ? $"{SectionName}:InstanceId must not be empty."
+        : RenewInterval <= TimeSpan.Zero ? $"{SectionName}:RenewInterval must be more than 0 (got {RenewInterval})."
+        : LivenessTtl < 2 * RenewInterval ? $"{SectionName}:LivenessTtl must be at least twice {SectionName}:RenewInterval (got {LivenessTtl} and {RenewInterval})."
+        : CommandTimeout <= TimeSpan.Zero ? $"{SectionName}:CommandTimeout must be more than 0 (got {CommandTimeout})."
+        : PresenceInterval <= TimeSpan.Zero ? $"{SectionName}:PresenceInterval must be more than 0 (got {PresenceInterval})."
+        : null;
 }
 
 /// <summary>

@@ -71,6 +71,10 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
     public DbSet<MeasureApp.Devices.DeviceRecord> Devices => Set<MeasureApp.Devices.DeviceRecord>();
     public DbSet<MeasureApp.Collectors.CollectorTokenRecord> CollectorTokens => Set<MeasureApp.Collectors.CollectorTokenRecord>();
     public DbSet<MeasureApp.Annotations.AnnotationRecord> Annotations => Set<MeasureApp.Annotations.AnnotationRecord>();
+    public DbSet<MeasureApp.Sharing.MeasurementShareRecord> Shares => Set<MeasureApp.Sharing.MeasurementShareRecord>();
+    public DbSet<MeasureApp.Audit.AuditRecord> Audit => Set<MeasureApp.Audit.AuditRecord>();
+    public DbSet<MeasureApp.Tags.MeasurementTagRecord> MeasurementTags => Set<MeasureApp.Tags.MeasurementTagRecord>();
+    public DbSet<MeasureApp.Tags.MeasurementMetadataRecord> MeasurementMetadata => Set<MeasureApp.Tags.MeasurementMetadataRecord>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -100,6 +104,56 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Property(a => a.TagsJson).HasMaxLength(2000);
             e.HasIndex(a => new { a.MeasurementId, a.FromSeconds });
             e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(a => a.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+        });
+        // Read-only shares (Sharing/ShareService.cs): asked per (measurement, user) on every read path; they go
+        // with their measurement and with their user.
+        builder.Entity<MeasureApp.Sharing.MeasurementShareRecord>(e =>
+        {
+            e.ToTable("measurement_shares");
+            e.HasKey(s => new { s.MeasurementId, s.UserId });
+            e.Property(s => s.UserId).HasMaxLength(450);
+            e.Property(s => s.GrantedById).HasMaxLength(450);
+            e.HasIndex(s => s.UserId);
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(s => s.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<AppUser>().WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+        // The audit trail (Audit/AuditLog.cs): append-only, no foreign keys so it outlives what it names.
+        builder.Entity<MeasureApp.Audit.AuditRecord>(e =>
+        {
+            e.ToTable("audit");
+            e.HasKey(a => a.Id);
+            // Unix milliseconds: date-range filters and ordering translate on SQLite too (it has no DateTimeOffset).
+            e.Property(a => a.At).HasConversion(v => v.ToUnixTimeMilliseconds(), v => DateTimeOffset.FromUnixTimeMilliseconds(v));
+            e.Property(a => a.ActorId).HasMaxLength(450);
+            e.Property(a => a.ActorName).HasMaxLength(256);
+            e.Property(a => a.Action).HasMaxLength(16);
+            e.Property(a => a.MeasurementName).HasMaxLength(100);
+            e.Property(a => a.TargetUserId).HasMaxLength(450);
+            e.Property(a => a.TargetUserName).HasMaxLength(256);
+            e.Property(a => a.Detail).HasMaxLength(500);
+            e.HasIndex(a => a.At);
+            e.HasIndex(a => new { a.ActorId, a.At });
+            e.HasIndex(a => new { a.MeasurementId, a.At });
+        });
+        // Tags and metadata (Tags/MeasurementLabelService.cs): folded copies for case-insensitive search on both providers;
+        // (Normalized, MeasurementId) serves the tag filter. They go with their measurement.
+        builder.Entity<MeasureApp.Tags.MeasurementTagRecord>(e =>
+        {
+            e.ToTable("measurement_tags");
+            e.HasKey(t => new { t.MeasurementId, t.Normalized });
+            e.Property(t => t.Tag).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxTagLength);
+            e.Property(t => t.Normalized).HasMaxLength(2 * MeasureApp.Tags.MeasurementLabelService.MaxTagLength);
+            e.HasIndex(t => new { t.Normalized, t.MeasurementId });
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(t => t.MeasurementId).OnDelete(DeleteBehavior.Cascade);
+        });
+        builder.Entity<MeasureApp.Tags.MeasurementMetadataRecord>(e =>
+        {
+            e.ToTable("measurement_metadata");
+            e.HasKey(m => new { m.MeasurementId, m.Key });
+            e.Property(m => m.Key).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxKeyLength);
+            e.Property(m => m.Value).HasMaxLength(MeasureApp.Tags.MeasurementLabelService.MaxValueLength);
+            e.Property(m => m.Normalized).HasMaxLength(2 * (MeasureApp.Tags.MeasurementLabelService.MaxKeyLength + MeasureApp.Tags.MeasurementLabelService.MaxValueLength));
+            e.HasOne<MeasurementRecord>().WithMany().HasForeignKey(m => m.MeasurementId).OnDelete(DeleteBehavior.Cascade);
         });
         builder.Entity<MeasureApp.Presence.PresenceSnapshotRecord>(e =>
         {

@@ -58,7 +58,7 @@ public static class ExportEndpoints
         }
     }
 
-    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits)
+    private static async Task ExportAsync(Guid id, HttpContext http, MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, MeasureApp.Limits.ExportSlots gate, MeasureApp.Limits.LimitsService limits, ExportsInProgress running)
     {
         var ct = http.RequestAborted;
         if (CurrentUser.FromPrincipal(http.User) is not { } requester)
@@ -66,12 +66,17 @@ public static class ExportEndpoints
             await Results.Unauthorized().ExecuteAsync(http);
             return;
         }
-        if (await catalog.FindAsync(requester, id, ct) is not { } measurement)
+        if (await catalog.FindReadableAsync(requester, id, ct) is not { } measurement)
         {
             await Results.Problem(title: "Measurement not found", detail: "No measurement with this id.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
         }
-        var plan = await PlanAsync(http.Request.Query, measurement, contexts, ct);
+        if (!ExportRequest.TryParse(http.Request.Query, out var request, out var refused))
+        {
+            await Results.Problem(title: "Bad export request", detail: refused, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+        var plan = await PlanAsync(request, measurement, contexts, ct);
         if (plan.Error is { } error)
         {
             await Results.Problem(title: "Bad export request", detail: error, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
@@ -79,12 +84,24 @@ public static class ExportEndpoints
         }
         var export = plan.Plan!;
         var max = (await limits.GetAsync(requester.UserId, ct)).MaxConcurrentExports;
+        // Audited once the request is valid: who read which measurement's data out, in what form.
+        if (http.RequestServices.GetService<MeasureApp.Audit.AuditLog>() is { } audit)
+        {
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "download " + http.Request.QueryString.Value);
+        }
         await using var lease = await gate.TryEnterAsync(requester.UserId, max);
         if (lease is null)
         {
             await Results.Problem(title: "Too many exports",
                 detail: $"You are downloading {max} of {max} allowed exports at once. Wait until one finishes.",
                 statusCode: StatusCodes.Status429TooManyRequests).ExecuteAsync(http);
+            return;
+        }
+        // While the body is written, a delete of this measurement is refused (409) instead of cutting it short.
+        using var exporting = running.TryBeginExport(measurement.Id);
+        if (exporting is null)
+        {
+            await Results.Problem(title: "Measurement not found", detail: "This measurement is being deleted.", statusCode: StatusCodes.Status404NotFound).ExecuteAsync(http);
             return;
         }
 
@@ -123,21 +140,22 @@ public static class ExportEndpoints
 
     internal sealed record PlanResult(ExportPlan? Plan, string? Error);
 
-    /// <summary>Validates an export request given in the endpoint's query syntax.</summary>
-    internal static async Task<PlanResult> PlanAsync(IQueryCollection query, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
+    /// <summary>Checks an export request against the measurement's stored data and plans what to read.</summary>
+    internal static async Task<PlanResult> PlanAsync(ExportRequest request, MeasurementRecord measurement, IDbContextFactory<AppDbContext> contexts, CancellationToken ct)
     {
         static PlanResult Bad(string message) => new(null, message);
 
-        if (!TryChoose(query["format"].ToString(), "format", [("csv", ExportFormat.Csv), ("parquet", ExportFormat.Parquet)], out var format, out var error)
-            || !TryChoose(query["time"].ToString(), "time style", [("iso", ExportTimeStyle.Iso), ("seconds", ExportTimeStyle.Seconds)], out var time, out error)
-            || !TryChoose(query["timeUnit"].ToString(), "time unit", [("ns", ExportTimeUnit.Nanoseconds), ("us", ExportTimeUnit.Microseconds)], out var unit, out error)
-            || !TryChoose(query["compression"].ToString(), "compression", [("none", ExportCompression.None), ("snappy", ExportCompression.Snappy), ("zstd", ExportCompression.Zstd)], out var compression, out error))
-        {
-            return Bad(error!);
-        }
+        var (format, time, unit, compression, from, to) = (request.Format, request.Time, request.TimeUnit, request.Compression, request.From, request.To);
         if (format == ExportFormat.Csv && (unit != ExportTimeUnit.Nanoseconds || compression != ExportCompression.None))
         {
             return Bad("timeUnit and compression apply to Parquet only (format=parquet).");
+        }
+        foreach (var (name, value) in (ReadOnlySpan<(string, double?)>)[("from", from), ("to", to)])
+        {
+            if (value is { } v && (!double.IsFinite(v) || v < 0))
+            {
+                return Bad(double.IsFinite(v) ? $"{name} is negative: the range lies outside the data." : $"{name} is not a number of seconds.");
+            }
         }
 
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -152,21 +170,16 @@ public static class ExportEndpoints
             ? measurement.StartedAt.ToUnixTimeMilliseconds() * 1_000_000
             : first.T0Ns - SampleTime.OffsetNs(first.FirstSampleIndex, rate);
 
-        var channelsText = query["channels"].ToString();
         List<int> channels = [];
-        if (channelsText.Trim().Length == 0)
+        if (request.Channels is not { Count: > 0 } asked)
         {
             channels.AddRange(Enumerable.Range(0, channelCount));
         }
         else
         {
-            foreach (var part in channelsText.Split(','))
+            foreach (var c in asked)
             {
-                if (!int.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var c))
-                {
-                    return Bad($"Channel '{part.Trim()}' is not a channel index (0–{channelCount - 1}).");
-                }
-                if (c >= channelCount)
+                if (c < 0 || c >= channelCount)
                 {
                     return Bad($"Unknown channel {c}: the measurement has channels 0–{channelCount - 1}.");
                 }
@@ -178,14 +191,6 @@ public static class ExportEndpoints
             }
         }
 
-        if (!TryParseSeconds(query["from"].ToString(), "from", out var from, out var fromError))
-        {
-            return Bad(fromError!);
-        }
-        if (!TryParseSeconds(query["to"].ToString(), "to", out var to, out var toError))
-        {
-            return Bad(toError!);
-        }
         long fromIndex = 0;
         var toIndex = endIndex;
         if (from is not null || to is not null)
@@ -234,48 +239,5 @@ public static class ExportEndpoints
             TimeUnit = unit,
             Compression = compression,
         }, null);
-    }
-
-    // One of a few named choices; empty text is the first (the default). The error lists the names.
-    private static bool TryChoose<T>(string text, string what, (string Name, T Value)[] choices, out T value, out string? error)
-    {
-        value = choices[0].Value;
-        error = null;
-        if (text.Length == 0)
-        {
-            return true;
-        }
-        foreach (var (name, choice) in choices)
-        {
-            if (text.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = choice;
-                return true;
-            }
-        }
-        error = $"Unknown {what} '{text}': use {string.Join(", ", choices[..^1].Select(c => c.Name))} or {choices[^1].Name}.";
-        return false;
-    }
-
-    private static bool TryParseSeconds(string text, string name, out double? value, out string? error)
-    {
-        value = null;
-        error = null;
-        if (text.Length == 0)
-        {
-            return true;
-        }
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-        {
-            error = $"{name} '{text}' is not a number of seconds.";
-            return false;
-        }
-        if (v < 0)
-        {
-            error = $"{name} is negative: the range lies outside the data.";
-            return false;
-        }
-        value = v;
-        return true;
     }
 }

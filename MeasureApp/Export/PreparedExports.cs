@@ -6,7 +6,6 @@ using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Acquisition.Storage;
 using MeasureApp.Data;
 using MeasureApp.History;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 
 namespace MeasureApp.Export;
@@ -121,17 +120,22 @@ public sealed class PreparedExports : IDisposable
     private readonly MeasurementCatalog _catalog;
     private readonly IDbContextFactory<AppDbContext> _contexts;
     private readonly ISampleStore _store;
+    private readonly ExportsInProgress _running;
     private readonly TimeProvider _time;
     private readonly ILogger<PreparedExports> _logger;
     private readonly string _directory;
     private readonly ITimer _sweeper;
 
     /// <summary>Creates the service; temporary files go to a private folder under the system temp path.</summary>
-    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, TimeProvider time, ILogger<PreparedExports> logger)
+    private readonly MeasureApp.Audit.AuditLog? _audit;
+
+    public PreparedExports(MeasurementCatalog catalog, IDbContextFactory<AppDbContext> contexts, ISampleStore store, ExportsInProgress running, TimeProvider time, ILogger<PreparedExports> logger, MeasureApp.Audit.AuditLog? audit = null)
     {
+        _audit = audit;
         _catalog = catalog;
         _contexts = contexts;
         _store = store;
+        _running = running;
         _time = time;
         _logger = logger;
         _directory = Path.Combine(Path.GetTempPath(), "measureapp-exports", Guid.NewGuid().ToString("N"));
@@ -150,32 +154,49 @@ public sealed class PreparedExports : IDisposable
     /// <summary>Exports of a user that are prepared or waiting.</summary>
     public int CountFor(string userId) => _exports.Values.Count(e => e.OwnerId == userId && e.State is PreparedExportState.Preparing or PreparedExportState.Ready);
 
-    /// <summary>Validates an export like the download endpoint does (query syntax of
-    /// <c>/api/measurements/{id}/export</c>) and starts writing it into a temporary file.</summary>
-    public async Task<PrepareResult> StartAsync(Requester requester, Guid measurementId, string query, CancellationToken cancellationToken)
+    /// <summary>Checks an export like the download endpoint does and starts writing it into a temporary file.</summary>
+    public async Task<PrepareResult> StartAsync(Requester requester, Guid measurementId, ExportRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await _catalog.FindAsync(requester, measurementId, cancellationToken) is not { } measurement)
+        ArgumentNullException.ThrowIfNull(request);
+        if (await _catalog.FindReadableAsync(requester, measurementId, cancellationToken) is not { } measurement)
         {
             return new(null, "Not found: this measurement does not exist or is not yours.", NotFound: true);
         }
-        var planned = await ExportEndpoints.PlanAsync(new QueryCollection(QueryHelpers.ParseQuery(query)), measurement, _contexts, cancellationToken);
+        var planned = await ExportEndpoints.PlanAsync(request, measurement, _contexts, cancellationToken);
         if (planned.Error is { } error)
         {
             return new(null, error);
         }
         PreparedExport export;
+        IDisposable? exporting;
         lock (_admission)
         {
             if (CountFor(requester.UserId) >= MaxPerUser)
             {
                 return new(null, $"You already have {MaxPerUser} exports being prepared or waiting for download (at most {MaxPerUser} at once). Download or cancel one first.");
             }
+            // While the file is written, a delete of the measurement is refused instead of cutting it short.
+            exporting = _running.TryBeginExport(measurementId);
+            if (exporting is null)
+            {
+                return new(null, "Not found: this measurement is being deleted.", NotFound: true);
+            }
             var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
             export = new PreparedExport(token, requester.UserId, planned.Plan!, Path.Combine(_directory, token + ".part"));
             _exports[token] = export;
         }
-        export.Completion = Task.Run(() => WriteAsync(export), CancellationToken.None);
+        export.Completion = Task.Run(async () =>
+        {
+            using (exporting)
+            {
+                await WriteAsync(export);
+            }
+        }, CancellationToken.None);
+        if (_audit is not null)
+        {
+            await _audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Export, measurement.Id, measurement.Name, detail: "prepared " + request.ToQuery());
+        }
         return new(export, null);
     }
 

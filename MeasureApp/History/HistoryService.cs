@@ -12,7 +12,7 @@ public sealed class HistoryService(MeasurementCatalog catalog, ISampleStore stor
 {
     /// <summary>The measurement, or null when it does not exist or is not visible to the requester.</summary>
     public Task<MeasurementRecord?> FindAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>
-        catalog.FindAsync(requester, id, cancellationToken);
+        catalog.FindReadableAsync(requester, id, cancellationToken);
 
     /// <summary>
     /// M4 view of [<paramref name="fromSeconds"/>, <paramref name="toSeconds"/>] (seconds from the
@@ -21,7 +21,7 @@ public sealed class HistoryService(MeasurementCatalog catalog, ISampleStore stor
     /// </summary>
     public async Task<DecimatedRange?> ReadAsync(Requester requester, Guid id, double? fromSeconds, double? toSeconds, int pixels, CancellationToken cancellationToken)
     {
-        var record = await catalog.FindAsync(requester, id, cancellationToken);
+        var record = await catalog.FindReadableAsync(requester, id, cancellationToken);
         if (record is null)
         {
             return null;

@@ -94,7 +94,7 @@ public sealed record LimitOverrides
 }
 
 /// <summary>Admin side of limits: read and store per-user overrides (role checked here, not only on the page).</summary>
-public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts, LimitsService limits, MeasureApp.Acquisition.Measurements.MeasurementEngine engine)
+public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts, LimitsService limits, MeasureApp.Acquisition.Measurements.MeasurementEngine engine, MeasureApp.Audit.AuditLog? audit = null)
 {
     /// <summary>The stored overrides of a user (all null when none).</summary>
     public async Task<LimitOverrides> GetOverridesAsync(MeasureApp.Acquisition.Measurements.Requester requester, string userId, CancellationToken cancellationToken)
@@ -145,6 +145,12 @@ public sealed class LimitsAdminService(IDbContextFactory<AppDbContext> contexts,
         await db.SaveChangesAsync(cancellationToken);
         // Running work follows the new duration limit at once; everything else applies at the next start.
         engine.ApplyLimits(userId, await limits.GetAsync(userId, cancellationToken));
+        if (audit is not null)
+        {
+            var email = await db.Users.Where(u => u.Id == userId).Select(u => u.Email).FirstOrDefaultAsync(cancellationToken);
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Limits, targetUserId: userId, targetUserName: email,
+                detail: System.Text.Json.JsonSerializer.Serialize(overrides));
+        }
         return [];
     }
 

@@ -30,7 +30,7 @@ public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Chan
 /// the chart's update before the next one. Nothing here touches the engine, and a simulation is never stored.
 /// </summary>
 public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, CurrentUser currentUser, TimeProvider time, ILogger<TabPlayback> logger,
-    SimulationAdmission? simulations = null) : IAsyncDisposable
+    SimulationAdmission? simulations = null, MeasureApp.Sharing.ShareRevocations? revocations = null) : IAsyncDisposable
 {
     /// <summary>Time span one chart shows; decides the column size.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
@@ -46,9 +46,14 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     private long _nextIndex;
     private Renderer? _renderer;
     private Task? _loop;
+    // A replay read through a share ends when the share is revoked.
+    private IDisposable? _revocation;
 
     /// <summary>The loaded source, or null.</summary>
     public PlaybackSource? Source { get; private set; }
+
+    /// <summary>Why the last replay ended by itself (its share was revoked); null otherwise. Cleared by the next source.</summary>
+    public string? Notice { get; private set; }
 
     /// <summary>Bumped whenever the chart must start empty (new source, seek).</summary>
     public int Generation { get; private set; }
@@ -82,14 +87,26 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     /// <summary>Loads a stored measurement <paramref name="requester"/> may see, paused at 0; false = not found.</summary>
     public async Task<bool> LoadReplayAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
-        var record = await catalog.FindAsync(requester, measurementId, cancellationToken);
-        if (record is null || record.DataExpired || record.SampleRate <= 0)
+        ArgumentNullException.ThrowIfNull(requester);
+        var access = await catalog.FindWithAccessAsync(requester, measurementId, cancellationToken);
+        if (access?.Record is not { } record || record.DataExpired || record.SampleRate <= 0)
         {
             return false;
         }
         var times = await store.ReadRunsAsync(record.Id, record.SampleRate, cancellationToken);
         var source = new PlaybackSource(record.Name, HistoryService.Channels(record), record.SampleRate, Math.Min(record.SampleCount, times.EndIndex), record.Id, times);
         SetSource(source, null);
+        if (access.IsReadOnly && revocations is not null)
+        {
+            var watch = revocations.Watch(record.Id, requester.UserId, () => EndRevoked(source));
+            Interlocked.Exchange(ref _revocation, watch)?.Dispose();
+            // A revoke between the check and the watch would be missed: ask once more.
+            if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is null)
+            {
+                EndRevoked(source);
+                return false;
+            }
+        }
         return true;
     }
 
@@ -138,9 +155,25 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         Play();
     }
 
+    // The share was revoked: the replay stops at once (no further reads) and the tab says why.
+    private void EndRevoked(PlaybackSource source)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(Source, source))
+            {
+                return;
+            }
+        }
+        Clear();
+        Notice = MeasureApp.Sharing.AccessRevokedException.Notice;
+        Changed?.Invoke();
+    }
+
     /// <summary>Unloads the source (leaving REPLAY / SIMULATION).</summary>
     public void Clear()
     {
+        Interlocked.Exchange(ref _revocation, null)?.Dispose();
         lock (_gate)
         {
             Source = null;
@@ -207,8 +240,10 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
 
     private void SetSource(PlaybackSource source, DeviceOptions? simDevice)
     {
+        Interlocked.Exchange(ref _revocation, null)?.Dispose();
         lock (_gate)
         {
+            Notice = null;
             Source = source;
             _simDevice = simDevice;
             if (simDevice is null)
@@ -373,6 +408,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         }
         _stop.Dispose();
         _simLease?.Dispose();
+        _revocation?.Dispose();
     }
 
     private sealed class Renderer(TabPlayback owner, int pixelWidth, Func<LiveFrame, Task> render) : IDisposable

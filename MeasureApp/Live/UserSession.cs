@@ -25,7 +25,8 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 /// instances are listed and watched the same way.
 /// </summary>
 public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger,
-    ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null, MeasureApp.Monitoring.LiveLatencyStats? latencyStats = null) : IAsyncDisposable
+    ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null, MeasureApp.Monitoring.LiveLatencyStats? latencyStats = null,
+    MeasureApp.Audit.AuditLog? audit = null, MeasureApp.History.MeasurementCatalog? catalog = null, MeasureApp.Sharing.ShareRevocations? revocations = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
@@ -95,7 +96,9 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     {
         var me = await currentUser.GetAsync();
         var userLimits = await limits.GetAsync(me.UserId, cancellationToken);
-        return await engine.StartAsync(me, userLimits, request, cancellationToken);
+        var result = await engine.StartAsync(me, userLimits, request, cancellationToken);
+        await MeasureApp.Audit.AuditLog.StartedAsync(audit, me, result.Measurement);
+        return result;
     }
 
     /// <summary>Stops a measurement of the user (admins: any), also one running on another instance; false = not stopped.</summary>
@@ -107,7 +110,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// another user's id), or the instance running it did not answer (<see cref="MeasurementStopping.Describe"/>).
     /// </summary>
     public async Task<StopOutcome> StopMeasurementAsync(Guid measurementId, CancellationToken cancellationToken) =>
-        await engine.StopAnywhereAsync(relay, measurementId, await currentUser.GetAsync(), cancellationToken);
+        await engine.StopAnywhereAsync(relay, measurementId, await currentUser.GetAsync(), cancellationToken, audit);
 
     /// <summary>The user's running measurements, on this instance and (with the relay) on the others.</summary>
     public async Task<IReadOnlyList<MeasurementInfo>> GetRunningAsync()
@@ -152,7 +155,16 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     {
         var me = await currentUser.GetAsync();
         var view = new LiveView(pixelWidth, Window);
-        var feed = hub.Subscribe(measurementId, me, view) ?? await WatchElsewhereAsync(me, measurementId, view);
+        var shared = false;
+        ILiveFeed? feed = hub.Subscribe(measurementId, me, view);
+        if (feed is null && await SharedWithMeAsync(me, measurementId))
+        {
+            // Read through a share: the catalog (the one access rule) said yes, so the engine gets the trusted
+            // per-user call; the subscription is the reader's own and ends when the share is revoked.
+            shared = true;
+            feed = hub.SubscribeFor(me.UserId, measurementId, view);
+        }
+        feed ??= await WatchElsewhereAsync(me, measurementId, view, shared);
         if (feed is null)
         {
             return null;
@@ -164,10 +176,43 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
             // Started with the first chart, ended by the loop itself when the last one detaches.
             _loop ??= DrainLoopAsync(_stop.Token);
         }
+        if (shared && revocations is not null)
+        {
+            attachment.Revocation = revocations.Watch(measurementId, me.UserId, () =>
+            {
+                attachment.Dispose();
+                attachment.Fault?.Invoke(new MeasureApp.Sharing.AccessRevokedException());
+            });
+            // A revoke between the check above and the watch would be missed: ask once more now that it watches.
+            if (!await SharedWithMeAsync(me, measurementId))
+            {
+                attachment.Dispose();
+                return null;
+            }
+        }
         return attachment;
     }
 
-    private async Task<ILiveFeed?> WatchElsewhereAsync(Requester me, Guid measurementId, LiveView view)
+    // Whether the measurement is readable by the requester only through a share (owner and admins subscribe directly).
+    private async Task<bool> SharedWithMeAsync(Requester me, Guid measurementId)
+    {
+        if (catalog is null)
+        {
+            return false;
+        }
+        try
+        {
+            return await catalog.FindWithAccessAsync(me, measurementId, _stop.Token) is { IsReadOnly: true };
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // Without the database no share can be confirmed: not found for now, not a broken page.
+            logger.LogWarning(ex, "Could not check the shares of measurement {Measurement}", measurementId);
+            return false;
+        }
+    }
+
+    private async Task<ILiveFeed?> WatchElsewhereAsync(Requester me, Guid measurementId, LiveView view, bool accessChecked)
     {
         if (relay is null)
         {
@@ -175,7 +220,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         }
         try
         {
-            return await relay.WatchAsync(me, measurementId, view, _stop.Token);
+            return await relay.WatchAsync(me, measurementId, view, _stop.Token, accessChecked);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {
@@ -319,6 +364,9 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
 
         public Action<Exception>? Fault { get; } = fault;
 
+        /// <summary>The share watch of a shared reader's chart; ended with the chart.</summary>
+        public IDisposable? Revocation { get; set; }
+
         public async Task DrainAsync(bool paused, CancellationToken ct)
         {
             while (Feed.Frames.TryRead(out var frame))
@@ -396,6 +444,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         {
             if (Interlocked.Exchange(ref _detached, 1) == 0)
             {
+                Revocation?.Dispose();
                 session.Detach(this);
             }
         }

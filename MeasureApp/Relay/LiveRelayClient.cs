@@ -39,14 +39,15 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
 
     /// <summary>
     /// A live feed of a measurement running on another instance, or null when it is not running
-    /// anywhere else or not the requester's.
+    /// anywhere else or not the requester's. <paramref name="accessChecked"/>: the caller already asked the
+    /// catalog (a reader the owner shared it with), so the owner/admin rule is not applied again.
     /// </summary>
-    public async Task<ILiveFeed?> WatchAsync(Requester requester, Guid measurementId, LiveView view, CancellationToken cancellationToken)
+    public async Task<ILiveFeed?> WatchAsync(Requester requester, Guid measurementId, LiveView view, CancellationToken cancellationToken, bool accessChecked = false)
     {
         ArgumentNullException.ThrowIfNull(requester);
         ArgumentNullException.ThrowIfNull(view);
         var info = await FindRunningAsync(measurementId, cancellationToken);
-        if (info is null || !requester.MayAccess(info.OwnerId) || !await IsAnnouncedAsync(measurementId))
+        if (info is null || (!accessChecked && !requester.MayAccess(info.OwnerId)) || !await IsAnnouncedAsync(measurementId))
         {
             return null;
         }

@@ -22,14 +22,18 @@ public static class MeasurementStopping
     /// Stops the measurement on this instance when it runs here, else (with the relay) asks the
     /// instance running it. Without the relay (one instance) this is the engine's stop.
     /// </summary>
-    public static async Task<StopOutcome> StopAnywhereAsync(this MeasurementEngine engine, LiveRelayClient? relay, Guid measurementId, Requester requester, CancellationToken cancellationToken)
+    public static async Task<StopOutcome> StopAnywhereAsync(this MeasurementEngine engine, LiveRelayClient? relay, Guid measurementId, Requester requester, CancellationToken cancellationToken,
+        MeasureApp.Audit.AuditLog? audit = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        if (await engine.StopAsync(measurementId, requester, cancellationToken))
+        var name = engine.Find(measurementId, requester)?.Name;
+        var outcome = await engine.StopAsync(measurementId, requester, cancellationToken) ? StopOutcome.Stopped
+            : relay is null ? StopOutcome.NotFound : await relay.StopAsync(requester, measurementId, cancellationToken);
+        if (outcome == StopOutcome.Stopped && audit is not null)
         {
-            return StopOutcome.Stopped;
+            await audit.WriteAsync(requester, MeasureApp.Audit.AuditActions.Stop, measurementId, name);
         }
-        return relay is null ? StopOutcome.NotFound : await relay.StopAsync(requester, measurementId, cancellationToken);
+        return outcome;
     }
 
     /// <summary>A sentence for the user about an outcome other than <see cref="StopOutcome.Stopped"/>.</summary>

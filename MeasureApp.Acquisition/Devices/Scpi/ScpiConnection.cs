@@ -194,8 +194,8 @@ internal sealed class ScpiConnection : IAsyncDisposable
     public async Task DrainAsync(TimeSpan quiet)
     {
         _start = _end = 0;
-        var deadline = DateTime.UtcNow + _timeout;
-        while (DateTime.UtcNow < deadline)
+        var draining = System.Diagnostics.Stopwatch.StartNew();
+        while (draining.Elapsed < _timeout)
         {
             var token = Arm(quiet);
             int n;

@@ -89,10 +89,10 @@ internal static class NetworkTestKit
     /// <summary>Waits for a condition that has no completion signal (listener counters), with a deadline.</summary>
     public static async Task UntilAsync(Func<bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + Guard;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline)
+            if (waited.Elapsed > Guard)
             {
                 throw new TimeoutException($"Timed out waiting until {what}.");
             }
@@ -176,7 +176,7 @@ internal sealed class RecordingSink : IBlockSink
 
     private async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + NetworkTestKit.Guard;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             var changed = Volatile.Read(ref _changed).Task;
@@ -184,7 +184,7 @@ internal sealed class RecordingSink : IBlockSink
             {
                 return;
             }
-            var left = deadline - DateTime.UtcNow;
+            var left = NetworkTestKit.Guard - waited.Elapsed;
             if (left <= TimeSpan.Zero)
             {
                 throw new TimeoutException($"Timed out waiting until {what}.");

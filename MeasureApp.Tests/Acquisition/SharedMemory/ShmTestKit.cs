@@ -185,10 +185,10 @@ internal sealed class ShmSink : IBlockSink
     /// <summary>Waits until the condition holds; re-checked after every block or fault.</summary>
     public async Task WaitUntilAsync(Func<ShmSink, bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + ShmTest.HangGuard;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (!condition(this))
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = ShmTest.HangGuard - waited.Elapsed;
             if (left <= TimeSpan.Zero || !await _changed.WaitAsync(left))
             {
                 throw new TimeoutException($"Timed out waiting for {what}. Sink: {Describe()}");

@@ -1,7 +1,11 @@
 // Measurement cursors on any Plotly chart, by the div's id: two vertical cursors (click places the
 // first, then the second, then moves the nearer one; drag a line to move it), two horizontal level
 // cursors (Shift+click), arrow keys nudge the active vertical cursor by one sample. Cursors snap to
-// the sample grid (index / rate). Positions go to .NET through OnCursorsChanged(t1, t2, y1, y2).
+// the nearest stored sample on the measurement's time line: runs of [first index, ns of that sample
+// since second 0, samples] (−1 samples: the last run is open, the measurement grows). After a gap
+// or a producer restart samples do not lie at index / rate, so the grid alone would put a cursor
+// between samples; nudging steps sample by sample and jumps a gap to the next run.
+// Positions go to .NET through OnCursorsChanged(t1, t2, y1, y2).
 // The chart's own code may replace its layout (zoom re-renders): the lines are put back after every plot.
 // With reportView the module also tells .NET the chart's visible time range (OnViewChanged(from, to)): a
 // live or replay chart has no zoom state on the server, so the readout asks the chart what it shows.
@@ -9,9 +13,9 @@
 
 const states = new Map();
 
-export function attach(id, dotnet, sampleRate, maxTime, reportView) {
+export function attach(id, dotnet, sampleRate, runs, open, reportView) {
     detach(id);
-    const state = { id, dotnet, rate: sampleRate > 0 ? sampleRate : 1, maxTime, reportView: !!reportView, view: null, t: [null, null], y: [null, null], active: 0, gd: null, frames: 0, handlers: [] };
+    const state = { id, dotnet, rate: sampleRate > 0 ? sampleRate : 1, runs: runs || [], open: !!open, reportView: !!reportView, view: null, t: [null, null], i: [null, null], y: [null, null], active: 0, gd: null, frames: 0, handlers: [] };
     states.set(id, state);
     waitForPlot(state);
 }
@@ -35,7 +39,7 @@ export function detach(id) {
 export function setCursors(id, t1, t2, y1, y2) {
     const state = states.get(id);
     if (!state) return;
-    state.t = [snap(state, t1), snap(state, t2)];
+    [t1, t2].forEach((t, k) => place(state, k, nearest(state, t)));
     state.y = [y1, y2];
     draw(state);
 }
@@ -78,9 +82,10 @@ function waitForPlot(state) {
             const k = state.y[0] === null ? 0 : state.y[1] === null ? 1 : nearer(state.y, p.y);
             state.y[k] = p.y;
         } else {
-            const t = snap(state, p.x);
-            const k = state.t[0] === null ? 0 : state.t[1] === null ? 1 : nearer(state.t, t);
-            state.t[k] = t;
+            const s = nearest(state, p.x);
+            if (!s) return;
+            const k = state.t[0] === null ? 0 : state.t[1] === null ? 1 : nearer(state.t, s.t);
+            place(state, k, s);
             state.active = k;
         }
         draw(state);
@@ -92,7 +97,7 @@ function waitForPlot(state) {
         if (state.t[k] === null) return;
         e.preventDefault();
         const step = (e.key === 'ArrowLeft' ? -1 : 1) * (e.shiftKey ? 10 : 1);
-        state.t[k] = snap(state, state.t[k] + step / state.rate);
+        place(state, k, step > 0 ? forward(state, state.i[k], step) : backward(state, state.i[k], -step));
         draw(state);
         notify(state);
     };
@@ -109,7 +114,7 @@ function waitForPlot(state) {
         shapes.forEach(s => {
             const k = s.name === 'cursor-t1' ? 0 : s.name === 'cursor-t2' ? 1 : -1;
             const h = s.name === 'cursor-y1' ? 0 : s.name === 'cursor-y2' ? 1 : -1;
-            if (k >= 0) { state.t[k] = snap(state, Number(s.x0)); state.active = k; changed = true; }
+            if (k >= 0) { place(state, k, nearest(state, Number(s.x0))); state.active = k; changed = true; }
             if (h >= 0) { state.y[h] = Number(s.y0); changed = true; }
         });
         if (changed) { draw(state); notify(state); }
@@ -126,13 +131,14 @@ function waitForPlot(state) {
     reportView(state);
 }
 
-// The visible x range, rounded to samples and clipped at 0, when it changed (only with reportView).
+// The visible x range, rounded to whole ns and clipped at 0, when it changed (only with reportView): the
+// server maps it on the stored time line like any from/to.
 function reportView(state) {
     if (!state.reportView || !state.gd || !state.gd._fullLayout) return;
     const range = state.gd._fullLayout.xaxis.range;
     if (!range || !isFinite(range[0]) || !isFinite(range[1])) return;
-    const from = Math.max(0, Math.ceil(range[0] * state.rate) / state.rate);
-    const to = Math.max(from, Math.floor(range[1] * state.rate) / state.rate);
+    const from = Math.max(0, Math.round(range[0] * 1e9) / 1e9);
+    const to = Math.max(from, Math.round(range[1] * 1e9) / 1e9);
     if (state.view && state.view[0] === from && state.view[1] === to) return;
     state.view = [from, to];
     state.dotnet.invokeMethodAsync('OnViewChanged', from, to).catch(() => { });
@@ -149,12 +155,85 @@ function toData(state, clientX, clientY) {
     return { x: xa.p2d(px), y: ya.p2d(py) };
 }
 
-function snap(state, t) {
+// Sets (or clears, with null) vertical cursor k at sample s = { i, t }.
+function place(state, k, s) {
+    state.i[k] = s ? s.i : null;
+    state.t[k] = s ? s.t : null;
+}
+
+// ns from a run's first sample to sample i of it: round(i·10⁹/rate) from the measurement's index 0, as the server does.
+function offsetNs(state, i) {
+    return Math.round(i * 1e9 / state.rate);
+}
+
+function count(state, r) {
+    const n = state.runs[r][2];
+    return n < 0 || (state.open && r === state.runs.length - 1) ? Infinity : n;
+}
+
+// Sample j of run r as { i: index, t: seconds }.
+function sampleOf(state, r, j) {
+    const [first, ns] = state.runs[r];
+    return { i: first + j, t: (ns + offsetNs(state, first + j) - offsetNs(state, first)) / 1e9 };
+}
+
+// The stored sample nearest t (seconds); without a time line (nothing stored yet) the index / rate grid from 0.
+function nearest(state, t) {
     if (t === null || t === undefined || !isFinite(t)) return null;
-    let i = Math.round(t * state.rate);
-    if (i < 0) i = 0;
-    if (state.maxTime > 0) i = Math.min(i, Math.round(state.maxTime * state.rate));
-    return i / state.rate;
+    const runs = state.runs;
+    if (runs.length === 0) {
+        const i = Math.max(0, Math.round(t * state.rate));
+        return { i, t: i / state.rate };
+    }
+    const ns = t * 1e9;
+    let lo = 0, hi = runs.length - 1, r = -1;
+    while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (runs[mid][1] <= ns) { r = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    let best = null;
+    for (const c of [r, r + 1]) {
+        if (c < 0 || c >= runs.length) continue;
+        const n = count(state, c);
+        if (n <= 0) continue;
+        const j = Math.min(n - 1, Math.max(0, Math.round((ns - runs[c][1]) * state.rate / 1e9)));
+        // The grid guess can be one off by the ns rounding: look at the neighbours too.
+        for (const jj of [j - 1, j, j + 1]) {
+            if (jj < 0 || jj >= n) continue;
+            const s = sampleOf(state, c, jj);
+            if (!best || Math.abs(s.t - t) < Math.abs(best.t - t)) best = s;
+        }
+    }
+    return best;
+}
+
+// The run holding index i (-1 before the first); i may lie in an index gap after that run.
+function runOf(state, i) {
+    const runs = state.runs;
+    let lo = 0, hi = runs.length - 1, r = -1;
+    while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (runs[mid][0] <= i) { r = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    return r;
+}
+
+// step samples after index i, jumping gaps, stopping at the last stored sample.
+function forward(state, i, step) {
+    if (state.runs.length === 0) return { i: i + step, t: (i + step) / state.rate };
+    let r = Math.max(0, runOf(state, i));
+    let j = i - state.runs[r][0] + step;
+    while (j >= count(state, r) && r + 1 < state.runs.length) { j -= count(state, r); r++; }
+    return sampleOf(state, r, Math.min(j, count(state, r) - 1));
+}
+
+// step samples before index i, jumping gaps, stopping at the first stored sample.
+function backward(state, i, step) {
+    if (state.runs.length === 0) { const k = Math.max(0, i - step); return { i: k, t: k / state.rate }; }
+    let r = Math.max(0, runOf(state, i));
+    let j = Math.min(i - state.runs[r][0], count(state, r) - 1) - step;
+    while (j < 0 && r > 0) { r--; j += count(state, r); }
+    return sampleOf(state, r, Math.max(0, j));
 }
 
 function nearer(pair, v) {

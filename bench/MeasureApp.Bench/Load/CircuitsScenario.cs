@@ -13,7 +13,7 @@ namespace MeasureApp.Bench.Load;
 /// SQLite; U users register and log in through the real forms, each starts M measurements of the
 /// simulated generator, and T headless tabs per user open the Live page over the real Blazor hub
 /// (<see cref="HeadlessCircuit"/>: render batches acknowledged, JS calls answered). After a warm-up,
-/// the window counts every chart's frames (its <c>extend</c> calls), the age of each chart's newest
+/// the window counts every chart's frames (its entries in the tab's <c>extendMany</c> calls: one per drain tick for all the tab's charts), the age of each chart's newest
 /// point, the server's CPU time and resident memory. With <c>--baseline</c> a fresh server runs the
 /// same number of tabs of the bare page (one render + one ~1 KB JS call per tick at 30 Hz, no
 /// measurements) in the same run.
@@ -74,7 +74,7 @@ public sealed class CircuitsScenario : ILoadScenario
         }
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"{settings.Users} users × {settings.Tabs} tab(s), each user running {settings.Measurements} × {settings.Channels} ch × {settings.Rate:0} Hz of sim-1; fresh server (SQLite) per page, {settings.Warmup.TotalSeconds:0} s warm-up, {settings.Window.TotalSeconds:0} s window."));
-        report.Notes.Add("A chart's frame is one `extend` JS call; a bare tick is one `console.debug` call. Age = client clock at a 1 s probe − (measurement start + the chart's newest x): it includes the server's column width and the client's own queueing. Memory per tab = (server RSS with the tabs open − RSS before they opened) ÷ tabs.");
+        report.Notes.Add("A chart's frame is its entry in the tab's one `extendMany` JS call per drain tick; a bare tick is one `console.debug` call. Age = client clock at a 1 s probe − (measurement start + the chart's newest x): it includes the server's column width and the client's own queueing. Memory per tab = (server RSS with the tabs open − RSS before they opened) ÷ tabs.");
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"The driver runs on the same machine (client CPU {live.ClientCpuPercent:0} % of a core during the Live window). Load average before/after: {loadBefore} / {LoadAverage()} on {Environment.ProcessorCount} cores."));
         return report;
@@ -128,7 +128,7 @@ public sealed class CircuitsScenario : ILoadScenario
             await progress.WriteLineAsync($"{page}: {s.Users} users ready{(bare ? "" : $", {starts.Count} measurements running")}; opening {s.Users * s.Tabs} tabs");
             var rssBefore = Rss(app.Pid);
             var path = bare ? "/bench/bare" : "/live";
-            var counted = bare ? "console.debug" : "extend";
+            var counted = bare ? "console.debug" : "extendMany";
             foreach (var cookies in users)
             {
                 for (var t = 0; t < s.Tabs; t++)
@@ -165,7 +165,7 @@ public sealed class CircuitsScenario : ILoadScenario
                 {
                     foreach (var (chart, target) in tab.Targets)
                     {
-                        if (starts.TryGetValue(chart, out var started) && NewestX(target.Last.Args) is { } x)
+                        if (starts.TryGetValue(chart, out var started) && NewestX(target.Last) is { } x)
                         {
                             ages.Add(((now - started).TotalSeconds - x) * 1000);
                         }
@@ -221,15 +221,15 @@ public sealed class CircuitsScenario : ILoadScenario
     private static Dictionary<(HeadlessCircuit, string), long> Snapshot(List<HeadlessCircuit> tabs) =>
         tabs.SelectMany(t => t.Targets.Select(kv => (Key: (t, kv.Key), kv.Value.Calls))).ToDictionary(x => x.Key, x => x.Calls);
 
-    // extend("chart-…", [[x…], …], [[y…], …], max): the last x of the first trace.
-    private static double? NewestX(string args)
+    // extend(id, xs, ys, max) or extendMany(ids, xss, yss, maxes): the chart's x columns, its first trace's last x.
+    private static double? NewestX((string Args, int Position, long At) last)
     {
-        if (args.Length == 0)
+        if (last.Args.Length == 0)
         {
             return null;
         }
-        using var doc = JsonDocument.Parse(args);
-        var xs = doc.RootElement[1];
+        using var doc = JsonDocument.Parse(last.Args);
+        var xs = last.Position < 0 ? doc.RootElement[1] : doc.RootElement[1][last.Position];
         return xs.GetArrayLength() > 0 && xs[0].GetArrayLength() > 0 ? xs[0][xs[0].GetArrayLength() - 1].GetDouble() : null;
     }
 

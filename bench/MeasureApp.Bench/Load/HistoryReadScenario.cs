@@ -43,7 +43,10 @@ public sealed record HistoryReadSettings
 /// <summary>Timings of one zoom level.</summary>
 public sealed record HistoryZoom(string Label, long SpanSamples, LatencySummary Latency, int Level, long SummaryRowsRead, long RawSamplesRead, int Columns)
 {
-    /// <summary>Exact statistics (<see cref="DbSampleStore.ReadStatisticsAsync"/>) of the same span at random positions, all channels.</summary>
+    /// <summary>
+    /// Exact statistics of the same span at random positions, all channels, timed as the stats API works:
+    /// seconds → indices on the stored time line (read once, see <see cref="HistoryReadResult.TimeLine"/>) + <see cref="DbSampleStore.ReadStatisticsAsync"/>.
+    /// </summary>
     public LatencySummary? Statistics { get; init; }
 
     /// <summary>Pyramid rows the last statistics read used.</summary>
@@ -54,7 +57,11 @@ public sealed record HistoryZoom(string Label, long SpanSamples, LatencySummary 
 }
 
 /// <summary>What one provider measured.</summary>
-public sealed record HistoryReadResult(BenchProvider Provider, long StoredSamples, long ChunksStored, TimeSpan WriteTime, long DatabaseBytes, IReadOnlyList<HistoryZoom> Zooms);
+public sealed record HistoryReadResult(BenchProvider Provider, long StoredSamples, long ChunksStored, TimeSpan WriteTime, long DatabaseBytes, IReadOnlyList<HistoryZoom> Zooms)
+{
+    /// <summary>Reads of the stored time line (<see cref="DbSampleStore.ReadRunsAsync"/>), once per measurement in the app.</summary>
+    public LatencySummary? TimeLine { get; init; }
+}
 
 /// <summary>
 /// SPEC §9 history read: <see cref="DbSampleStore.ReadDecimatedAsync"/> of a stored 100 kHz × 8 channel
@@ -145,6 +152,24 @@ public sealed class HistoryReadScenario : ILoadScenario
         await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"  written in {write.Elapsed.TotalSeconds:F1} s ({stored * settings.Channels / write.Elapsed.TotalSeconds / 1e6:F1} M values/s), database {bytes / 1e9:F2} GB"));
 
+        // The stored time line (seconds → indices): read once per measurement, as AnalysisService keeps a stopped
+        // measurement's; timed on its own, a few times.
+        var timeLineRecorder = new LatencyRecorder(5);
+        SampleRuns times = null!;
+        for (var r = 0; r < 6; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            times = await store.ReadRunsAsync(id, settings.SampleRate, cancellationToken);
+            sw.Stop();
+            if (r > 0)
+            {
+                timeLineRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
+            }
+        }
+        var timeLine = LatencySummary.From([timeLineRecorder]);
+        await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"  time line (ReadRunsAsync, {times.Runs.Count} run(s) of {chunkCount} chunks): p50 {timeLine.PercentileNs(0.5) / 1e6:F1} ms, max {timeLine.MaxNs / 1e6:F1} ms"));
+
         var zooms = new List<HistoryZoom>();
         var random = new Random(7);
         var doneFull = false;
@@ -182,9 +207,17 @@ public sealed class HistoryReadScenario : ILoadScenario
             for (var r = 0; r < settings.WarmupReads + settings.Reads; r++)
             {
                 var from = span == stored ? 0 : random.NextInt64(0, stored - span);
+                // What AnalysisService does for GET …/stats?from=&to=: seconds → indices on the (kept) stored
+                // time line, then the statistics; both are timed.
                 var sw = Stopwatch.StartNew();
-                lastStats = await store.ReadStatisticsAsync(id, from, from + span, null, cancellationToken);
+                var fromIndex = times.FirstAtOrAfter(times.SecondsOf(from));
+                var toIndex = times.EndAtOrBefore(times.SecondsOf(from + span - 1));
+                lastStats = await store.ReadStatisticsAsync(id, fromIndex, toIndex, null, cancellationToken);
                 sw.Stop();
+                if (fromIndex != from || toIndex != from + span)
+                {
+                    throw new InvalidOperationException($"The time line mapped [{from}, {from + span}) to [{fromIndex}, {toIndex}).");
+                }
                 if (r >= settings.WarmupReads)
                 {
                     statsRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
@@ -202,7 +235,7 @@ public sealed class HistoryReadScenario : ILoadScenario
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  {label,-8} statistics: {lastStats.SummaryRowsRead} rows with sums, {lastStats.RawSamplesRead} raw samples, {lastStats.RoundTrips} round trips: p50 {stats.PercentileNs(0.5) / 1e6:F2} ms, p95 {stats.PercentileNs(0.95) / 1e6:F2} ms, max {stats.MaxNs / 1e6:F2} ms"));
         }
-        return new HistoryReadResult(provider, stored, chunkCount, write.Elapsed, bytes, zooms);
+        return new HistoryReadResult(provider, stored, chunkCount, write.Elapsed, bytes, zooms) { TimeLine = timeLine };
     }
 
     private static string Label(double seconds) => seconds switch
@@ -220,6 +253,11 @@ public sealed class HistoryReadScenario : ILoadScenario
             var values = r.StoredSamples * settings.Channels;
             report.Add($"{r.Provider}: fill through WriteChunksAsync", values / r.WriteTime.TotalSeconds, "values/s",
                 string.Create(CultureInfo.InvariantCulture, $"{values / 1e6:F0} M values, {r.DatabaseBytes / 1e9:F2} GB on disk"));
+            if (r.TimeLine is { } tl)
+            {
+                report.Add($"{r.Provider}: stored time line (ReadRunsAsync, once per measurement)", tl.PercentileNs(0.5) / 1e6, "ms",
+                    string.Create(CultureInfo.InvariantCulture, $"max {tl.MaxNs / 1e6:F1} ms over {r.ChunksStored} chunks"));
+            }
             foreach (var z in r.Zooms)
             {
                 var p95 = z.Latency.PercentileNs(0.95) / 1e6;
@@ -241,6 +279,7 @@ public sealed class HistoryReadScenario : ILoadScenario
             $"Stored measurement: {settings.Duration.TotalMinutes:0.##} min × {settings.SampleRate:F0} Hz × {settings.Channels} channels in 0.1 s chunks ({settings.ChunkSamples} samples), random float payloads, written through DbSampleStore.WriteChunksAsync in batches of {settings.BatchChunks} chunks into a fresh database."));
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"Each zoom: {settings.WarmupReads} untimed + {settings.Reads} timed reads of all channels at {settings.Pixels} px, each at a random start (the whole-measurement view always from 0); time = Stopwatch around ReadDecimatedAsync in-process (connection from pool, SQL, decode, M4 grid), no network or rendering. Level/rows/raw samples are from the last read."));
+        report.Notes.Add("Statistics: the same number of reads of the same span at other random starts (both ends inside chunks), all channels; time = Stopwatch around the seconds → indices mapping on the stored time line (read once per measurement and kept, as AnalysisService keeps a stopped measurement's) + ReadStatisticsAsync.");
         report.Notes.Add($"Load average at the end (1/5/15 min): {StoreScenario.LoadAverage()}.");
         return report;
     }

@@ -69,6 +69,60 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("annotations", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Audit.AuditRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ActorId")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ActorName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Detail")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MeasurementName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TargetUserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TargetUserName")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.HasIndex("ActorId", "At");
+
+                    b.HasIndex("MeasurementId", "At");
+
+                    b.ToTable("audit", (string)null);
+                });
+
             modelBuilder.Entity("MeasureApp.Collectors.CollectorTokenRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -419,6 +473,75 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.ToTable("presence_snapshots", (string)null);
                 });
 
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("GrantedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("GrantedById")
+                        .IsRequired()
+                        .HasMaxLength(450)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("measurement_shares", (string)null);
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Normalized")
+                        .IsRequired()
+                        .HasMaxLength(1128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "Key");
+
+                    b.ToTable("measurement_metadata", (string)null);
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.Property<Guid>("MeasurementId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Normalized")
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tag")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeasurementId", "Normalized");
+
+                    b.HasIndex("Normalized", "MeasurementId");
+
+                    b.ToTable("measurement_tags", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -578,6 +701,39 @@ namespace MeasureApp.Data.Migrations.Sqlite
                     b.HasOne("MeasureApp.Data.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Sharing.MeasurementShareRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("MeasureApp.Data.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementMetadataRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("MeasureApp.Tags.MeasurementTagRecord", b =>
+                {
+                    b.HasOne("MeasureApp.Data.MeasurementRecord", null)
+                        .WithMany()
+                        .HasForeignKey("MeasurementId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

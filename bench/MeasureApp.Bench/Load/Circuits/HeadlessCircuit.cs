@@ -173,13 +173,27 @@ internal sealed partial class HeadlessCircuit : IAsyncDisposable
     }
 
     // ["<target>", …]: the target is the first argument (a chart id, or the bare page's tick name).
+    // [["<target>", …], …]: a batch (liveChart.js extendMany): every target in the first argument is counted,
+    // each with its position, so its own columns can be read back from the arguments.
     private void Count(string argsJson)
     {
-        var start = argsJson.IndexOf('"', StringComparison.Ordinal);
-        var end = start < 0 ? -1 : argsJson.IndexOf('"', start + 1);
-        var key = end > start ? argsJson[(start + 1)..end] : "";
-        var target = _targets.GetOrAdd(key, _ => new Target());
-        target.Record(argsJson);
+        var batch = argsJson.Length > 1 && argsJson[1] == '[';
+        var close = batch ? argsJson.IndexOf(']', StringComparison.Ordinal) : argsJson.Length;
+        var position = 0;
+        for (var start = argsJson.IndexOf('"', StringComparison.Ordinal); start >= 0 && start < close; position++)
+        {
+            var end = argsJson.IndexOf('"', start + 1);
+            if (end < 0)
+            {
+                break;
+            }
+            _targets.GetOrAdd(argsJson[(start + 1)..end], _ => new Target()).Record(argsJson, batch ? position : -1);
+            if (!batch)
+            {
+                break;
+            }
+            start = argsJson.IndexOf('"', end + 1);
+        }
     }
 
     /// <inheritdoc />
@@ -207,30 +221,35 @@ internal sealed partial class HeadlessCircuit : IAsyncDisposable
     {
         private long _calls;
         private string _lastArgs = "";
+        private int _lastPosition = -1;
         private long _lastAt;
         private readonly object _gate = new();
 
         /// <summary>Calls so far.</summary>
         public long Calls => Interlocked.Read(ref _calls);
 
-        /// <summary>The arguments of the last call and when it arrived (<see cref="Stopwatch"/> ticks).</summary>
-        public (string Args, long At) Last
+        /// <summary>
+        /// The arguments of the last call, the target's position in a batched call's arguments (−1: not batched)
+        /// and when it arrived (<see cref="Stopwatch"/> ticks).
+        /// </summary>
+        public (string Args, int Position, long At) Last
         {
             get
             {
                 lock (_gate)
                 {
-                    return (_lastArgs, _lastAt);
+                    return (_lastArgs, _lastPosition, _lastAt);
                 }
             }
         }
 
-        internal void Record(string argsJson)
+        internal void Record(string argsJson, int position)
         {
             Interlocked.Increment(ref _calls);
             lock (_gate)
             {
                 _lastArgs = argsJson;
+                _lastPosition = position;
                 _lastAt = Stopwatch.GetTimestamp();
             }
         }

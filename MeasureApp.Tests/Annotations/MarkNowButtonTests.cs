@@ -1,0 +1,71 @@
+using Bunit;
+using MeasureApp.Acquisition.Measurements;
+using MeasureApp.Annotations;
+using MeasureApp.Components.Annotations;
+using MeasureApp.Data;
+using MeasureApp.History;
+using MeasureApp.Identity;
+using MeasureApp.Tests.Infrastructure;
+using MeasureApp.Tests.Security;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeasureApp.Tests.Annotations;
+
+/// <summary>
+/// The live card's "mark now" rendered with bUnit against the real services on a fresh SQLite database: the button
+/// and the M key (as markNow.js reports it) each add a point annotation at the newest sample's time, tagged "mark".
+/// </summary>
+public sealed class MarkNowButtonTests : MudTestContext
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
+
+    [Fact]
+    public async Task TheButtonAddsAPointAnnotationAtTheNewestSampleTime()
+    {
+        var (me, info, service) = await ArrangeAsync();
+
+        var button = Render<MarkNowButton>(p => p.Add(c => c.Measurement, info).Add(c => c.ChartId, "live-chart-x"));
+        await button.Find("button.mark-now").ClickAsync(new MouseEventArgs());
+
+        var expected = info.SampleCount / info.SampleRate;
+        var mark = Assert.Single((await service.ListAsync(me, info.Id, CancellationToken.None))!);
+        Assert.Equal(expected, mark.From, 6);
+        Assert.Null(mark.To);
+        Assert.Equal(["mark"], mark.Tags);
+        Assert.StartsWith("Mark at ", mark.Title, StringComparison.Ordinal);
+        Assert.Equal(me.UserId, mark.AuthorId);
+    }
+
+    [Fact]
+    public async Task TheMKeyListenerIsRegisteredAndAKeyPressAddsAMark()
+    {
+        var (me, info, service) = await ArrangeAsync();
+
+        var button = Render<MarkNowButton>(p => p.Add(c => c.Measurement, info).Add(c => c.ChartId, "live-chart-x"));
+        button.WaitForAssertion(() => Assert.Contains(Context.JSInterop.Invocations, i => i.Identifier == "import" && i.Arguments.Contains("./js/markNow.js")), Wait);
+        await button.InvokeAsync(() => button.Instance.OnMarkKeyAsync());
+
+        Assert.Equal(["mark"], Assert.Single((await service.ListAsync(me, info.Id, CancellationToken.None))!).Tags);
+    }
+
+    private async Task<(Requester Me, MeasurementInfo Info, AnnotationService Service)> ArrangeAsync()
+    {
+        var owner = await Users.CreateOperatorAsync(_factory.Services);
+        var me = new Requester(owner.Id, owner.Email!, IsAdmin: false);
+        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Marked run");
+        var record = (await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None))!;
+        var service = _factory.Services.GetRequiredService<AnnotationService>();
+        Context.Services.AddSingleton(service);
+        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasurementEngine>());
+        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(me.UserId, me.UserName, me.IsAdmin)));
+        return (me, record.ToInfo(), service);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _factory.Dispose();
+    }
+}
