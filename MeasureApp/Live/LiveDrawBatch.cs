@@ -52,7 +52,7 @@ public sealed class LiveDrawBatch : IAsyncDisposable
             batch = _queued;
             _queued = [];
         }
-        string?[] failures;
+        string?[]? failures;
         try
         {
             _module ??= await _js.InvokeAsync<IJSObjectReference>("import", "./js/liveChart.js");
@@ -68,7 +68,8 @@ public sealed class LiveDrawBatch : IAsyncDisposable
             }
             return;
         }
-        for (var i = 0; i < batch.Count && i < failures.Length; i++)
+        // null: every chart drew.
+        for (var i = 0; failures is not null && i < batch.Count && i < failures.Length; i++)
         {
             if (failures[i] is { } message)
             {

@@ -35,18 +35,21 @@ export function extend(id, xs, ys, maxPoints) {
 
 /**
  * All of a tab's live charts in one call (one interop round trip per drain tick instead of one per
- * chart): `extend` for each chart in turn. One chart's failure is that chart's: the answer has, per
- * chart, null or the error message, so the server detaches only the charts that failed.
+ * chart): `extend` for each chart in turn. One chart's failure is that chart's: the answer is null when
+ * every chart drew, else per chart null or the error message, so the server detaches only those that failed.
  */
 export function extendMany(ids, xss, yss, maxPoints) {
-    return ids.map((id, i) => {
+    let failures = null;
+    for (let i = 0; i < ids.length; i++) {
         try {
-            extend(id, xss[i], yss[i], maxPoints[i]);
-            return null;
+            extend(ids[i], xss[i], yss[i], maxPoints[i]);
         } catch (e) {
-            return String(e && e.message ? e.message : e);
+            failures ??= new Array(ids.length).fill(null);
+            failures[i] = String(e && e.message ? e.message : e);
         }
-    });
+    }
+    // null when every chart drew (the common case sends nothing back but the acknowledgement).
+    return failures;
 }
 
 // A hidden tab paints nothing: what waits is capped at what the chart would keep.
