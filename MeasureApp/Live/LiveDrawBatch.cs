@@ -87,9 +87,9 @@ public sealed class LiveDrawBatch : IAsyncDisposable
             {
                 await _module.DisposeAsync();
             }
-            catch (JSDisconnectedException)
+            catch (Exception e) when (e is JSDisconnectedException or TaskCanceledException)
             {
-                // The tab is gone with its module.
+                // The tab is gone (or closing) with its module.
             }
         }
     }

@@ -260,7 +260,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 {
                     await DrainOneAsync(a, ct);
                 }
-                await FlushAsync(ct);
+                await FlushAsync();
                 Interlocked.Increment(ref _drainTicks);
             }
         }
@@ -276,7 +276,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// </summary>
     public Func<Task>? AfterDrain { get; set; }
 
-    private async Task FlushAsync(CancellationToken ct)
+    private async Task FlushAsync()
     {
         if (AfterDrain is not { } flush)
         {
@@ -290,10 +290,6 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         {
             // The browser went away; the circuit (and this session) ends with it.
             logger.LogDebug(ex, "The tab's live charts lost their browser");
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            throw;
         }
     }
 
