@@ -29,8 +29,7 @@ public static class CoordinationExtensions
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         services.AddHostedService<RedisStartupCheck>();
         // Redis:* timings, checked at start (a sentence naming the key); the link takes the bound values.
-        services.AddOptions<RedisCoordinationOptions>().BindConfiguration(RedisCoordinationOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisCoordinationOptions>>(new MeasureApp.ProblemValidator<RedisCoordinationOptions>(o => o.Problem()));
+        services.AddSectionOptions<RedisCoordinationOptions>(RedisCoordinationOptions.SectionName, o => [o.Problem()]);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RedisCoordinationOptions>>().Value);
         services.AddSingleton<RedisLink>();
         services.AddHostedService<RedisLivenessService>();
