@@ -48,21 +48,28 @@ public sealed class SectionValidator<T>(string section, Func<T, IEnumerable<stri
             {
                 continue;
             }
+            var attributes = property.GetCustomAttributes<ValidationAttribute>().ToList();
+            var nested = property.IsDefined(typeof(ValidateObjectMembersAttribute));
+            var items = property.IsDefined(typeof(ValidateEnumeratedItemsAttribute));
+            if (attributes.Count == 0 && !nested && !items)
+            {
+                continue; // Nothing to check; computed properties are not even read.
+            }
             var key = $"{path}:{property.Name}";
             var value = property.GetValue(options);
-            if (property.GetCustomAttributes<ValidationAttribute>().FirstOrDefault(a => !a.IsValid(value)) is { } failed)
+            if (attributes.FirstOrDefault(a => !a.IsValid(value)) is { } failed)
             {
                 problems.Add(Sentence(key, failed, value));
                 continue;
             }
-            if (value is not null && property.IsDefined(typeof(ValidateObjectMembersAttribute)))
+            if (nested && value is not null)
             {
                 Check(key, value, problems);
             }
-            if (value is IEnumerable items and not string && property.IsDefined(typeof(ValidateEnumeratedItemsAttribute)))
+            if (items && value is IEnumerable list and not string)
             {
                 var index = 0;
-                foreach (var item in items)
+                foreach (var item in list)
                 {
                     if (item is not null)
                     {
