@@ -20,14 +20,8 @@ public static class AcquisitionExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
 
-        services.AddOptions<AcquisitionOptions>()
-            .BindConfiguration(AcquisitionOptions.SectionName)
-            .Validate(o => o.Devices.Select(d => d.Id).Distinct(StringComparer.Ordinal).Count() == o.Devices.Count,
-                "Acquisition:Devices: every device needs a unique Id.")
-            .ValidateOnStart();
-
-        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AcquisitionOptions>>(
-            new MeasureApp.Acquisition.SectionNamedValidator<AcquisitionOptions>(AcquisitionOptions.SectionName, new AcquisitionOptionsValidator()));
+        services.AddSectionOptions<AcquisitionOptions>(AcquisitionOptions.SectionName, o =>
+            [o.Devices.Select(d => d.Id).Distinct(StringComparer.Ordinal).Count() == o.Devices.Count ? null : "Acquisition:Devices: every device needs a unique Id."]);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILimitCoordinator, InProcessLimitCoordinator>();
 

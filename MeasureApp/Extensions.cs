@@ -35,16 +35,11 @@ public static class MeasureAppExtensions
         builder.WebHost.UseStaticWebAssets();
 
         // Options (validated at start; a bad value names its key)
-        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AuthOptions>>(new SectionNamedValidator<AuthOptions>(AuthOptions.SectionName, new AuthOptionsValidator()));
-        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
-        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LimitsOptions>>(new SectionNamedValidator<LimitsOptions>(LimitsOptions.SectionName, new LimitsOptionsValidator()));
-        services.AddOptions<MonitorOptions>().BindConfiguration(MonitorOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MonitorOptions>>(new SectionNamedValidator<MonitorOptions>(MonitorOptions.SectionName, new MonitorOptionsValidator()));
-        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StorageOptions>>(new SectionNamedValidator<StorageOptions>(StorageOptions.SectionName, new StorageOptionsValidator()));
+        services.AddSectionOptions<AuthOptions>(AuthOptions.SectionName);
+        services.AddSectionOptions<AdminOptions>(AdminOptions.SectionName, o => o.Problems());
+        services.AddSectionOptions<LimitsOptions>(LimitsOptions.SectionName, o => o.Problems());
+        services.AddSectionOptions<MonitorOptions>(MonitorOptions.SectionName);
+        services.AddSectionOptions<StorageOptions>(StorageOptions.SectionName);
 
         // Database: SQLite file by default, PostgreSQL when ConnectionStrings:Database is set
         var database = DatabaseSettings.From(builder.Configuration, builder.Environment);

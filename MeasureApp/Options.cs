@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
+using MeasureApp.Acquisition;
 
 namespace MeasureApp;
 
@@ -18,7 +18,7 @@ public sealed class AuthOptions
     public IList<string> RegistrationDomains { get; } = [];
 
     /// <summary>How often open circuits re-check the user (lock, delete, demote), in seconds.</summary>
-    [Range(5, 60, ErrorMessage = "Auth:RevalidationSeconds must be between {1} and {2}.")]
+    [Range(5, 60)]
     public int RevalidationSeconds { get; set; } = 30;
 }
 
@@ -32,37 +32,49 @@ public sealed class AdminOptions
 
     /// <summary>Password of the first admin; empty → generated and written once to the log.</summary>
     public string? Password { get; set; }
+
+    /// <summary>Empty values are allowed (generated admin); set values must be usable.</summary>
+    public IEnumerable<string?> Problems()
+    {
+        yield return string.IsNullOrWhiteSpace(Email) || new EmailAddressAttribute().IsValid(Email) ? null : $"{SectionName}:Email '{Email}' is not an e-mail address.";
+        yield return string.IsNullOrEmpty(Password) || Password.Length >= 8 ? null : $"{SectionName}:Password needs at least 8 characters.";
+    }
 }
 
-/// <summary><c>Limits</c> section: defaults for every user (admins override per user).</summary>
+/// <summary><c>Limits</c> section: defaults for every user (admins override per user); ranges and built-in defaults from <see cref="LimitTable"/>.</summary>
 public sealed class LimitsOptions
 {
     public const string SectionName = "Limits";
 
-    [Range(1, 64, ErrorMessage = "Limits:MaxParallelMeasurements must be between {1} and {2}.")]
-    public int MaxParallelMeasurements { get; set; } = 4;
+    public int MaxParallelMeasurements { get; set; } = LimitTable.ParallelMeasurements.Default;
 
-    [Range(100, 100_000, ErrorMessage = "Limits:MaxSampleRate must be between {1} and {2}.")]
-    public double MaxSampleRate { get; set; } = 100_000;
+    public double MaxSampleRate { get; set; } = LimitTable.SampleRate.Default;
 
-    [Range(1, 8, ErrorMessage = "Limits:MaxChannels must be between {1} and {2}.")]
-    public int MaxChannels { get; set; } = 8;
+    public int MaxChannels { get; set; } = LimitTable.Channels.Default;
 
-    [Range(10_000, 1_000_000_000, ErrorMessage = "Limits:MaxLiveBytesPerSecond must be between {1} and {2}.")]
-    public long MaxLiveBytesPerSecond { get; set; } = 10_000_000;
+    public long MaxLiveBytesPerSecond { get; set; } = LimitTable.LiveBytesPerSecond.Default;
 
-    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00", ErrorMessage = "Limits:MaxDuration must be between {1} and {2}.")]
-    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(8);
+    public TimeSpan MaxDuration { get; set; } = LimitTable.Duration.Default;
 
-    [Range(1, 1000, ErrorMessage = "Limits:MaxSessions must be between {1} and {2}.")]
-    public int MaxSessions { get; set; } = 10;
+    public int MaxSessions { get; set; } = LimitTable.Sessions.Default;
 
-    [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00", ErrorMessage = "Limits:Retention must be between {1} and {2}.")]
-    public TimeSpan Retention { get; set; } = TimeSpan.FromHours(48);
+    public TimeSpan Retention { get; set; } = LimitTable.Retention.Default;
 
     /// <summary>Streaming downloads (CSV/Parquet export) one user may have running at once.</summary>
-    [Range(1, 64, ErrorMessage = "Limits:MaxConcurrentExports must be between {1} and {2}.")]
-    public int MaxConcurrentExports { get; set; } = 2;
+    public int MaxConcurrentExports { get; set; } = LimitTable.ConcurrentExports.Default;
+
+    /// <summary>Values outside the table's ranges, one sentence each naming the key.</summary>
+    public IEnumerable<string?> Problems() =>
+    [
+        LimitTable.ParallelMeasurements.SettingProblem(SectionName, MaxParallelMeasurements),
+        LimitTable.SampleRate.SettingProblem(SectionName, MaxSampleRate),
+        LimitTable.Channels.SettingProblem(SectionName, MaxChannels),
+        LimitTable.LiveBytesPerSecond.SettingProblem(SectionName, MaxLiveBytesPerSecond),
+        LimitTable.Duration.SettingProblem(SectionName, MaxDuration),
+        LimitTable.Sessions.SettingProblem(SectionName, MaxSessions),
+        LimitTable.Retention.SettingProblem(SectionName, Retention),
+        LimitTable.ConcurrentExports.SettingProblem(SectionName, MaxConcurrentExports),
+    ];
 }
 
 /// <summary><c>Storage</c> section.</summary>
@@ -75,66 +87,23 @@ public sealed class StorageOptions
     public string DataDirectory { get; set; } = "data";
 }
 
-[OptionsValidator]
-public sealed partial class AuthOptionsValidator : IValidateOptions<AuthOptions>;
-
-/// <summary>Empty values are allowed (generated admin); set values must be usable.</summary>
-public sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
-{
-    public ValidateOptionsResult Validate(string? name, AdminOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var errors = new List<string>();
-        if (!string.IsNullOrWhiteSpace(options.Email) && !new EmailAddressAttribute().IsValid(options.Email))
-        {
-            errors.Add($"Admin:Email '{options.Email}' is not an e-mail address.");
-        }
-        if (!string.IsNullOrEmpty(options.Password) && options.Password.Length < 8)
-        {
-            errors.Add("Admin:Password needs at least 8 characters.");
-        }
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-}
-
-[OptionsValidator]
-public sealed partial class LimitsOptionsValidator : IValidateOptions<LimitsOptions>;
-
-[OptionsValidator]
-public sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>;
-
 /// <summary><c>Monitor</c> section: thresholds that highlight overload on the Monitor page.</summary>
 public sealed class MonitorOptions
 {
     public const string SectionName = "Monitor";
 
-    [Range(1, 1e12, ErrorMessage = "Monitor:ValuesPerSecondWarning must be between {1} and {2}.")]
+    [Range(1, 1e12)]
     public double ValuesPerSecondWarning { get; set; } = 10_000_000;
 
-    [Range(1, 1e12, ErrorMessage = "Monitor:BytesToBrowserPerSecondWarning must be between {1} and {2}.")]
+    [Range(1, 1e12)]
     public double BytesToBrowserPerSecondWarning { get; set; } = 5_000_000;
 
-    [Range(0.1, 1000, ErrorMessage = "Monitor:PipelinePercentWarning must be between {1} and {2}.")]
+    [Range(0.1, 1000)]
     public double PipelinePercentWarning { get; set; } = 50;
 
-    [Range(0.001, 1e6, ErrorMessage = "Monitor:DroppedFramesPerSecondWarning must be between {1} and {2}.")]
+    [Range(0.001, 1e6)]
     public double DroppedFramesPerSecondWarning { get; set; } = 1;
 
-    [Range(1, 600_000, ErrorMessage = "Monitor:LatencyP99WarningMilliseconds must be between {1} and {2}.")]
+    [Range(1, 600_000)]
     public double LatencyP99WarningMilliseconds { get; set; } = 60;
-}
-
-[OptionsValidator]
-public sealed partial class MonitorOptionsValidator : IValidateOptions<MonitorOptions>;
-
-/// <summary>
-/// Validates options that describe their own problem in one sentence naming the key
-/// (<c>Relay:Lease must be…</c>), and passes that sentence on unchanged.
-/// </summary>
-public sealed class ProblemValidator<TOptions>(Func<TOptions, string?> problem) : IValidateOptions<TOptions>
-    where TOptions : class
-{
-    /// <inheritdoc />
-    public ValidateOptionsResult Validate(string? name, TOptions options) =>
-        problem(options) is { } message ? ValidateOptionsResult.Fail(message) : ValidateOptionsResult.Success;
 }

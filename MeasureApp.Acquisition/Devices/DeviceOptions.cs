@@ -232,7 +232,3 @@ public enum ScpiDataFormat
     /// <summary>IEEE 754 single precision, most significant byte first.</summary>
     Float32BigEndian,
 }
-
-/// <summary>Source-generated validator of <see cref="AcquisitionOptions"/>.</summary>
-[OptionsValidator]
-public sealed partial class AcquisitionOptionsValidator : IValidateOptions<AcquisitionOptions>;

@@ -32,7 +32,7 @@ public static class StartRules
     public const int MaxNameLength = 100;
 
     /// <summary>Longest duration anyone may ask for, whatever the limits say.</summary>
-    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(30);
+    public static readonly TimeSpan MaxDuration = LimitTable.Duration.Max;
 
     /// <summary>
     /// Every problem of the request, in field order; empty when it may start. A null value is one the

@@ -71,10 +71,10 @@ public sealed class LimitsPageBunitTests : MudTestContext
         page.WaitForAssertion(() => Assert.Equal(5, page.FindAll(".limit-error").Count), Wait);
         var errors = page.FindAll(".limit-error").Select(e => e.TextContent.Trim()).ToList();
         Assert.Contains("Channels must be between 1 and 8 (got 12).", errors);
-        Assert.Contains("Sample rate [Hz] must be between 100 and 100,000 (got 50).", errors);
+        Assert.Contains("Sample rate must be between 100 Hz and 100,000 Hz (got 50 Hz).", errors);
         Assert.Contains("Parallel measurements must be between 1 and 64 (got 0).", errors);
         Assert.Contains("Open tabs must be between 1 and 1,000 (got 5,000).", errors);
-        Assert.Contains(errors, e => e.StartsWith("Duration must be between 1 s and 30 days", StringComparison.Ordinal));
+        Assert.Contains("Duration must be between 1 s and 30 days (got 1,000 h).", errors);
 
         var stored = Overrides(op.Id);
         Assert.Equal(3, stored.MaxChannels);

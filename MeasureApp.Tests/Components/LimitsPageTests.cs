@@ -16,9 +16,9 @@ public sealed class LimitsValidationTests : IDisposable
         var errors = new LimitOverrides { MaxChannels = 12, MaxSampleRate = 50, MaxParallelMeasurements = 0, MaxDuration = TimeSpan.FromDays(40) }.Validate();
 
         Assert.Contains(errors, e => e.Contains("Channels must be between 1 and 8 (got 12)", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.Contains("Sample rate [Hz] must be between 100 and 100,000", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("Sample rate must be between 100 Hz and 100,000 Hz (got 50 Hz)", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("Parallel measurements must be between 1 and 64 (got 0)", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("Duration must be between", StringComparison.Ordinal));
+        Assert.Contains("Duration must be between 1 s and 30 days (got 40 days).", errors);
     }
 
     [Fact]
@@ -26,7 +26,7 @@ public sealed class LimitsValidationTests : IDisposable
     {
         var errors = new LimitOverrides { MaxLiveBytesPerSecond = 5_000 }.Validate();
 
-        Assert.Equal(["Live bandwidth must be between 0.01 and 1,000 MB/s (got 0.005 MB/s)."], errors);
+        Assert.Equal(["Live bandwidth must be between 0.01 MB/s and 1,000 MB/s (got 0.005 MB/s)."], errors);
     }
 
     [Fact]

@@ -25,10 +25,11 @@ public sealed class RelayWithoutRedisTests
         await using var db = await TestDatabase.CreateAsync();
         var options = Microsoft.Extensions.Options.Options.Create(new RelayOptions { Prefix = $"test:relay:{Guid.NewGuid():N}:" });
         var relayTime = new FakeTimeProvider();
-        var hostLog = new CountingLogger<LiveRelayHost>();
-        var clientLog = new CountingLogger<LiveRelayClient>();
-        using var host = new LiveRelayHost(away, h.Hub, h.Engine, options, relayTime, hostLog);
-        using var client = new LiveRelayClient(away, db, h.Engine, options, relayTime, clientLog);
+        // Both relay sides report to the instance's one reachability tracker, which logs the outage once.
+        var outageLog = new CountingLogger<MeasureApp.Coordination.RedisReachability>();
+        var reachability = new MeasureApp.Coordination.RedisReachability(away, relayTime, outageLog);
+        using var host = new LiveRelayHost(away, h.Hub, h.Engine, options, relayTime, NullLogger<LiveRelayHost>.Instance, reachability);
+        using var client = new LiveRelayClient(away, db, h.Engine, options, relayTime, NullLogger<LiveRelayClient>.Instance, reachability);
         await host.StartAsync(CancellationToken.None);
         // A row of a measurement some other instance runs: without Redis it can be neither listed nor relayed.
         var elsewhere = KnownSignal.Info(Guid.NewGuid(), 1, ownerId: Alice.UserId);
@@ -53,8 +54,8 @@ public sealed class RelayWithoutRedisTests
                 relayTime.Advance(TimeSpan.FromMilliseconds(200));
             });
 
-        Assert.Equal(1, hostLog.Warnings);
-        Assert.Equal(1, clientLog.Warnings);
+        Assert.Equal(1, outageLog.Warnings);
+        Assert.False(reachability.IsReachable);
         await host.StopAsync(CancellationToken.None);
     }
 }

@@ -33,7 +33,7 @@ public sealed class RemoteStopApiTests
         var bobClient = await HttpLogin.LoggedInClientAsync(b, bob.Email!, Users.Password);
         await using var a = await EngineHarness.StartNewAsync();
         await using var redisA = await ConnectionMultiplexer.ConnectAsync(TestEnvironment.RedisConnectionString);
-        using var hostA = new LiveRelayHost(redisA, a.Hub, a.Engine, Microsoft.Extensions.Options.Options.Create(new RelayOptions { Prefix = prefix }), TimeProvider.System, NullLogger<LiveRelayHost>.Instance);
+        using var hostA = new LiveRelayHost(redisA, a.Hub, a.Engine, Microsoft.Extensions.Options.Options.Create(new RelayOptions { Prefix = prefix }), TimeProvider.System, NullLogger<LiveRelayHost>.Instance, new MeasureApp.Coordination.RedisReachability(redisA, TimeProvider.System, NullLogger.Instance));
         await hostA.StartAsync(CancellationToken.None);
         var owner = new Requester(alice.Id, alice.Email!, IsAdmin: false);
         var first = await StartOnAAsync(a, b, owner);

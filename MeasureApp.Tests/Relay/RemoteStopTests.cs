@@ -79,7 +79,7 @@ public sealed class RemoteStopTests
         // A's relay goes away (as with a hung or crashed instance) while its row stays Running.
         await two.HostA.StopAsync(CancellationToken.None);
         var options = new RelayOptions { Prefix = two.Options.Prefix, RenewInterval = two.Options.RenewInterval, Lease = two.Options.Lease, StopTimeout = TimeSpan.FromSeconds(1) };
-        using var client = new LiveRelayClient(two.RedisB, two.Db, two.B.Engine, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, NullLogger<LiveRelayClient>.Instance);
+        using var client = new LiveRelayClient(two.RedisB, two.Db, two.B.Engine, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, NullLogger<LiveRelayClient>.Instance, new MeasureApp.Coordination.RedisReachability(two.RedisB, TimeProvider.System, NullLogger.Instance));
 
         Assert.Equal(StopOutcome.NoAnswer, await two.B.Engine.StopAnywhereAsync(client, m.Id, Alice, CancellationToken.None));
 

@@ -31,15 +31,18 @@ internal sealed class TwoInstances : IAsyncDisposable
         RedisA = redisA;
         RedisB = redisB;
         Db = db;
+        // One reachability tracker per instance, as the app registers it.
+        ReachA = new MeasureApp.Coordination.RedisReachability(redisA, TimeProvider.System, NullLogger.Instance);
+        ReachB = new MeasureApp.Coordination.RedisReachability(redisB, TimeProvider.System, NullLogger.Instance);
         Options = new RelayOptions
         {
             Prefix = $"test:relay:{Guid.NewGuid():N}:",
             RenewInterval = TimeSpan.FromMilliseconds(500),
             Lease = TimeSpan.FromSeconds(3),
         };
-        HostA = new LiveRelayHost(redisA, a.Hub, a.Engine, Microsoft.Extensions.Options.Options.Create(Options), relayTimeA, NullLogger<LiveRelayHost>.Instance);
-        HostB = new LiveRelayHost(redisB, b.Hub, b.Engine, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<LiveRelayHost>.Instance);
-        ClientB = new LiveRelayClient(redisB, db, b.Engine, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<LiveRelayClient>.Instance);
+        HostA = new LiveRelayHost(redisA, a.Hub, a.Engine, Microsoft.Extensions.Options.Options.Create(Options), relayTimeA, NullLogger<LiveRelayHost>.Instance, ReachA);
+        HostB = new LiveRelayHost(redisB, b.Hub, b.Engine, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<LiveRelayHost>.Instance, ReachB);
+        ClientB = new LiveRelayClient(redisB, db, b.Engine, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<LiveRelayClient>.Instance, ReachB);
     }
 
     public EngineHarness A { get; }
@@ -51,6 +54,8 @@ internal sealed class TwoInstances : IAsyncDisposable
     public LiveRelayHost HostA { get; }
     public LiveRelayHost HostB { get; }
     public LiveRelayClient ClientB { get; }
+    public MeasureApp.Coordination.RedisReachability ReachA { get; }
+    public MeasureApp.Coordination.RedisReachability ReachB { get; }
 
     /// <summary>Both instances running; <paramref name="relayTimeA"/> drives A's relay loop (lease checks) when given.</summary>
     public static async Task<TwoInstances> StartAsync(TimeProvider? relayTimeA = null)

@@ -35,7 +35,7 @@ public abstract class OrphanSweepTests(StoreFixture fixture)
         // Running on this very instance (its announcement may lag): never an orphan.
         var local = await instance.StartMeasurementAsync(EngineHarness.Alice, EngineHarness.Request());
         await fixture.Store.CreateMeasurementAsync(local with { StartedAt = LongAgo }, CancellationToken.None);
-        using var sweeper = new OrphanSweepService(redis, fixture.Contexts, instance.Engine, Options.Create(options), TimeProvider.System, NullLogger<OrphanSweepService>.Instance);
+        using var sweeper = new OrphanSweepService(redis, fixture.Contexts, instance.Engine, Options.Create(options), TimeProvider.System, NullLogger<OrphanSweepService>.Instance, new MeasureApp.Coordination.RedisReachability(redis, TimeProvider.System, NullLogger.Instance));
 
         // First sight only makes it a suspect: its instance may be announcing again after an outage.
         await sweeper.SweepAsync(CancellationToken.None);
@@ -65,7 +65,7 @@ public abstract class OrphanSweepTests(StoreFixture fixture)
         await using var instance = await EngineHarness.StartNewAsync();
         var orphan = await OrphanWithChunksAsync(500);
         using var sweeper = new OrphanSweepService(away, fixture.Contexts, instance.Engine,
-            Options.Create(new RelayOptions { Prefix = $"test:orphans:{Guid.NewGuid():N}:" }), TimeProvider.System, NullLogger<OrphanSweepService>.Instance);
+            Options.Create(new RelayOptions { Prefix = $"test:orphans:{Guid.NewGuid():N}:" }), TimeProvider.System, NullLogger<OrphanSweepService>.Instance, new MeasureApp.Coordination.RedisReachability(away, TimeProvider.System, NullLogger.Instance));
 
         for (var i = 0; i < 3; i++)
         {

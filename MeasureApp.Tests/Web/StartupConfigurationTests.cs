@@ -7,13 +7,7 @@ namespace MeasureApp.Tests.Web;
 public sealed class StartupConfigurationTests
 {
     [Theory]
-    [InlineData("Limits:MaxChannels", "99", "Limits:MaxChannels")]
-    [InlineData("Limits:MaxParallelMeasurements", "0", "Limits:MaxParallelMeasurements")]
-    [InlineData("Admin:Password", "short", "Admin:Password")]
     [InlineData("Admin:Email", "not-an-email", "Admin:Email")]
-    [InlineData("Acquisition:BlockMilliseconds", "0", "Acquisition:BlockMilliseconds")]
-    [InlineData("Auth:RevalidationSeconds", "600", "Auth:RevalidationSeconds")]
-    [InlineData("Storage:Spool:MaxBytes", "10", "Storage:Spool:MaxBytes must be at least 1 MiB")]
     [InlineData("Metrics:RequireAdmin", "perhaps", "Metrics:RequireAdmin")]
     public void AnInvalidSettingStopsTheStartNamingItsKey(string key, string value, string named)
     {

@@ -29,9 +29,10 @@ public static class CoordinationExtensions
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         services.AddHostedService<RedisStartupCheck>();
         // Redis:* timings, checked at start (a sentence naming the key); the link takes the bound values.
-        services.AddOptions<RedisCoordinationOptions>().BindConfiguration(RedisCoordinationOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisCoordinationOptions>>(new MeasureApp.ProblemValidator<RedisCoordinationOptions>(o => o.Problem()));
+        services.AddSectionOptions<RedisCoordinationOptions>(RedisCoordinationOptions.SectionName, o => [o.Problem()]);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RedisCoordinationOptions>>().Value);
+        // One reachability state that every Redis feature reads and reports to (limits, presence, relay, readiness).
+        services.AddSingleton(sp => new RedisReachability(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisReachability>>()));
         services.AddSingleton<RedisLink>();
         services.AddHostedService<RedisLivenessService>();
         services.AddSingleton<ILimitCoordinator, RedisLimitCoordinator>();

@@ -44,13 +44,12 @@ public sealed class RedisCoordinationOptions
 /// liveness loop (<see cref="CheckAsync"/>) detects the recovery, lets the features re-publish
 /// their local state, and only then reports Redis reachable again.
 /// </summary>
-public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOptions options, TimeProvider time, ILogger<RedisLink> logger)
+public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOptions options, TimeProvider time, ILogger<RedisLink> logger, RedisReachability? reachability = null)
 {
+    private readonly RedisReachability _reachability = reachability ?? new RedisReachability(redis, time, logger);
     private readonly List<Func<IDatabase, Task>> _recoveries = [];
     private int _checking;
     private int _checkedOnce;
-    private int _down;
-    private DateTimeOffset _downSince;
 
     /// <summary>This instance's id.</summary>
     public string InstanceId => options.InstanceId;
@@ -59,10 +58,10 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
     public RedisCoordinationOptions Options => options;
 
     /// <summary>False from the first failed command until the recovery has re-published local state.</summary>
-    public bool IsReachable => Volatile.Read(ref _down) == 0;
+    public bool IsReachable => _reachability.IsReachable;
 
     /// <summary>Since when Redis is unreachable (meaningful while <see cref="IsReachable"/> is false).</summary>
-    public DateTimeOffset DownSince => _downSince;
+    public DateTimeOffset DownSince => _reachability.DownSince;
 
     /// <summary>A key under this feature's prefix.</summary>
     public RedisKey Key(string name) => options.KeyPrefix + name;
@@ -136,12 +135,7 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
             {
                 await republish(db);
             }
-            if (IsReachable)
-            {
-                return;
-            }
-            Volatile.Write(ref _down, 0);
-            logger.LogInformation("Redis is reachable again after {Outage:0.0} s; this instance's limit counts and tabs are re-published", (time.GetUtcNow() - _downSince).TotalSeconds);
+            _reachability.ReportRecovered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -175,14 +169,7 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
         }
     }
 
-    private void MarkDown(string reason)
-    {
-        if (Interlocked.Exchange(ref _down, 1) == 0)
-        {
-            _downSince = time.GetUtcNow();
-            logger.LogWarning("Redis is unreachable ({Reason}): limits are checked against the database and presence shows this instance only until it is back", reason);
-        }
-    }
+    private void MarkDown(string reason) => _reachability.ReportFailure(reason);
 }
 
 /// <summary>Renews this instance's liveness key and detects Redis recoveries.</summary>

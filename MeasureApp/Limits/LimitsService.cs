@@ -1,4 +1,3 @@
-using System.Globalization;
 using MeasureApp.Acquisition;
 using MeasureApp.Data;
 using Microsoft.EntityFrameworkCore;
@@ -59,38 +58,20 @@ public sealed record LimitOverrides
     public int? MaxSessions { get; init; }
     public TimeSpan? Retention { get; init; }
 
-    /// <summary>Range checks with messages that state the allowed numbers; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
-    {
-        var errors = new List<string>();
-        Check(errors, MaxParallelMeasurements, 1, 64, "Parallel measurements");
-        Check(errors, MaxSampleRate, 100, 100_000, "Sample rate [Hz]");
-        Check(errors, MaxChannels, 1, 8, "Channels");
-        // Stored in bytes/s, entered and shown in MB/s: the message speaks the page's unit.
-        if (MaxLiveBytesPerSecond is { } bw && (bw < 10_000 || bw > 1_000_000_000))
+    /// <summary>Range checks (<see cref="LimitTable"/>) with messages that state the allowed numbers in the page's units; empty when valid.</summary>
+    public IReadOnlyList<string> Validate() =>
+    [
+        .. new[]
         {
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Live bandwidth must be between 0.01 and 1,000 MB/s (got {bw / 1e6:0.###} MB/s)."));
-        }
-        Check(errors, MaxSessions, 1, 1000, "Open tabs");
-        if (MaxDuration is { } d && (d < TimeSpan.FromSeconds(1) || d > TimeSpan.FromDays(30)))
-        {
-            errors.Add($"Duration must be between 1 s and 30 days (got {d}).");
-        }
-        if (Retention is { } r && (r < TimeSpan.FromMinutes(1) || r > TimeSpan.FromDays(3650)))
-        {
-            errors.Add($"Retention must be between 1 minute and 3650 days (got {r}).");
-        }
-        return errors;
-    }
-
-    private static void Check<T>(List<string> errors, T? value, T min, T max, string name)
-        where T : struct, IComparable<T>
-    {
-        if (value is { } v && (v.CompareTo(min) < 0 || v.CompareTo(max) > 0))
-        {
-            errors.Add($"{name} must be between {min:N0} and {max:N0} (got {v:N0}).");
-        }
-    }
+            LimitTable.ParallelMeasurements.Problem(MaxParallelMeasurements),
+            LimitTable.SampleRate.Problem(MaxSampleRate),
+            LimitTable.Channels.Problem(MaxChannels),
+            LimitTable.LiveBytesPerSecond.Problem(MaxLiveBytesPerSecond),
+            LimitTable.Sessions.Problem(MaxSessions),
+            LimitTable.Duration.Problem(MaxDuration),
+            LimitTable.Retention.Problem(Retention),
+        }.OfType<string>(),
+    ];
 }
 
 /// <summary>Admin side of limits: read and store per-user overrides (role checked here, not only on the page).</summary>

@@ -25,6 +25,13 @@ public sealed class MetricsOptions
 
     /// <summary>Secret a Prometheus scraper sends as <c>Authorization: Bearer &lt;token&gt;</c>; empty = no token access.</summary>
     public string? ScrapeToken { get; set; }
+
+    /// <summary>The problem with these options in one sentence naming the key, or null when they are usable.</summary>
+    /// <remarks>A token is compared with the whole header; spaces around it never arrive (HTTP trims them), so such a token could never match.</remarks>
+    public string? Problem() =>
+        ScrapeToken is { Length: > 0 } t && (t.Trim().Length != t.Length || t.Any(char.IsControl))
+            ? $"{SectionName}:ScrapeToken must not start or end with a space or hold control characters."
+            : null;
 }
 
 /// <summary>
@@ -160,8 +167,8 @@ public static class MetricsEndpoints
     /// <summary>Registers <see cref="MetricsExporter"/> and <see cref="MetricsOptions"/>.</summary>
     public static IServiceCollection AddMeasureAppMetrics(this IServiceCollection services)
     {
-        // Nothing to range-check (one switch), but a value that is not a boolean fails at start naming the key.
-        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName).ValidateOnStart();
+        // A value that is not a boolean fails at start naming the key (binding); a token is checked like every section.
+        services.AddSectionOptions<MetricsOptions>(MetricsOptions.SectionName, o => [o.Problem()]);
         services.AddSingleton<MetricsExporter>();
         return services;
     }

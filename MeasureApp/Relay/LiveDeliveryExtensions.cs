@@ -1,7 +1,6 @@
 using MeasureApp.Live;
 using MeasureApp.Relay;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -20,8 +19,7 @@ public static class LiveDeliveryExtensions
         {
             return services;
         }
-        services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RelayOptions>>(new MeasureApp.ProblemValidator<RelayOptions>(o => o.Problem()));
+        services.AddSectionOptions<RelayOptions>(RelayOptions.SectionName, o => [o.Problem()]);
         services.AddSingleton<LiveRelayClient>();
         services.AddSingleton<LiveRelayHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveRelayHost>());

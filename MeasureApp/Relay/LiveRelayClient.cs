@@ -1,3 +1,4 @@
+using MeasureApp.Coordination;
 using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
@@ -20,7 +21,7 @@ namespace MeasureApp.Relay;
 /// The Redis announcement keeps rows of a crashed instance (still Running) off the page.
 /// </para>
 /// </summary>
-public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayClient> logger) : IDisposable
+public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayClient> logger, RedisReachability reachability) : IDisposable
 {
     private const string NotConnected = "not connected";
     private readonly Lock _gate = new();
@@ -29,7 +30,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
     private long _refreshedAt = -1;
     private (Requester Requester, Action<MeasurementInfo> OnChange)[] _watchers = [];
     private CancellationTokenSource? _poll;
-    private int _redisDown;
 
     internal RelayOptions Options { get; } = options.Value;
 
@@ -69,7 +69,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
         {
             return StopOutcome.NotFound;
         }
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             Failed(NotConnected);
             return StopOutcome.NoAnswer;
@@ -84,7 +84,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
             replies = await subscriber.SubscribeAsync(RedisChannel.Literal(Options.StopReplyChannel(request.RequestId)));
             replies.OnMessage(m => OnStopReply(m.Message, request.RequestId, answer));
             await subscriber.PublishAsync(RedisChannel.Literal(Options.StopChannel), RelayCodec.Encode(request));
-            Recovered();
             return await answer.Task.WaitAsync(Options.StopTimeout, time, cancellationToken) ? StopOutcome.Stopped : StopOutcome.NotFound;
         }
         catch (TimeoutException)
@@ -167,7 +166,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
 
     internal void Request(WatchRequest request)
     {
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             Failed(NotConnected);
             return;
@@ -175,7 +174,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
         try
         {
             redis.GetSubscriber().Publish(RedisChannel.Literal(Options.WatchChannel), RelayCodec.Encode(request), CommandFlags.FireAndForget);
-            Recovered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -197,22 +195,8 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
 
     internal void Ignored(FormatException ex) => logger.LogWarning("Ignored a relayed frame that could not be read: {Reason}", ex.Message);
 
-    // Logged once per outage: remote feeds pause quietly, local ones are not affected.
-    internal void Failed(string reason)
-    {
-        if (Interlocked.Exchange(ref _redisDown, 1) == 0)
-        {
-            logger.LogWarning("Redis is not reachable: live views of other instances' measurements pause ({Reason})", reason);
-        }
-    }
-
-    private void Recovered()
-    {
-        if (Interlocked.Exchange(ref _redisDown, 0) == 1)
-        {
-            logger.LogInformation("Redis is reachable again: live views of other instances' measurements resume");
-        }
-    }
+    // One tracker for the instance: logged once per outage, and the liveness check reports the recovery.
+    internal void Failed(string reason) => reachability.ReportFailure(reason);
 
     private async Task<MeasurementInfo?> FindRunningAsync(Guid measurementId, CancellationToken cancellationToken)
     {
@@ -229,7 +213,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
     private async Task<bool> IsAnnouncedAsync(Guid measurementId)
     {
         // Never wait for a timeout in a page's request: without Redis nothing can be relayed anyway.
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             Failed(NotConnected);
             return false;
@@ -237,7 +221,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
         try
         {
             var announced = await redis.GetDatabase().KeyExistsAsync(Options.RunningKey(measurementId));
-            Recovered();
             return announced;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -269,7 +252,7 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
             }
             var candidates = rows.Where(r => !engine.IsRunningHere(r.Id)).ToList();
             Dictionary<Guid, MeasurementInfo> remote = [];
-            if (candidates.Count > 0 && !redis.IsConnected)
+            if (candidates.Count > 0 && !reachability.IsReachable)
             {
                 Failed(NotConnected);
             }
@@ -279,7 +262,6 @@ public sealed class LiveRelayClient(IConnectionMultiplexer redis, IDbContextFact
                 {
                     var db = redis.GetDatabase();
                     var announced = await Task.WhenAll(candidates.Select(r => db.KeyExistsAsync(Options.RunningKey(r.Id))));
-                    Recovered();
                     for (var i = 0; i < candidates.Count; i++)
                     {
                         if (announced[i])

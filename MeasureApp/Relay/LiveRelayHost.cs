@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MeasureApp.Coordination;
 using MeasureApp.Acquisition.Live;
 using MeasureApp.Acquisition.Measurements;
 using Microsoft.Extensions.Options;
@@ -15,7 +16,7 @@ namespace MeasureApp.Relay;
 /// waits for Redis. It also announces which measurements run here (a key per measurement that
 /// expires with the lease), so other instances list only measurements that are really running.
 /// </summary>
-public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayHost> logger) : BackgroundService
+public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<LiveRelayHost> logger, RedisReachability reachability) : BackgroundService
 {
     private const string NotConnected = "not connected";
     private readonly ConcurrentDictionary<Guid, Watch> _watches = new();
@@ -23,7 +24,6 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
     private ChannelMessageQueue? _requests;
     private ChannelMessageQueue? _stops;
     private PeriodicTimer? _timer;
-    private bool _redisDown;
 
     /// <summary>Remote watchers served right now (monitoring, tests).</summary>
     public int ActiveWatches => _watches.Count;
@@ -94,7 +94,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
 
     private async Task ListenAsync()
     {
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             Failed(NotConnected);
             return;
@@ -111,7 +111,6 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
             var queue = await subscriber.SubscribeAsync(RedisChannel.Literal(_options.WatchChannel));
             queue.OnMessage(m => OnRequest(m.Message));
             _requests = queue;
-            Recovered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -198,7 +197,6 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         try
         {
             await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.StopReplyChannel(request.RequestId)), RelayCodec.Encode(new StopReply(request.RequestId, stopped)));
-            Recovered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -212,7 +210,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         {
             return;
         }
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             // Frames keep merging in the subscriptions' bounded buffers (oldest dropped) until Redis is back.
             Failed(NotConnected);
@@ -231,7 +229,6 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
             try
             {
                 subscriber.Publish(watch.Channel, message, CommandFlags.FireAndForget);
-                Recovered();
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
@@ -264,7 +261,7 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
         {
             return;
         }
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
             Failed(NotConnected);
             return;
@@ -276,7 +273,6 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
             {
                 db.StringSet(_options.RunningKey(m.Id), 1, _options.Lease, flags: CommandFlags.FireAndForget);
             }
-            Recovered();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -294,23 +290,8 @@ public sealed class LiveRelayHost(IConnectionMultiplexer redis, LiveHub hub, Mea
     }
 
     // Logged once per outage, not once per frame.
-    private void Failed(string reason)
-    {
-        if (!_redisDown)
-        {
-            _redisDown = true;
-            logger.LogWarning("Redis is not reachable: remote live views pause ({Reason})", reason);
-        }
-    }
-
-    private void Recovered()
-    {
-        if (_redisDown)
-        {
-            _redisDown = false;
-            logger.LogInformation("Redis is reachable again: remote live views resume");
-        }
-    }
+    // One tracker for the instance: logged once per outage, and the liveness check reports the recovery.
+    private void Failed(string reason) => reachability.ReportFailure(reason);
 
     private static async Task Quietly(Func<Task> action)
     {

@@ -1,3 +1,4 @@
+using MeasureApp.Coordination;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Data;
 using MeasureApp.Storage;
@@ -17,7 +18,7 @@ namespace MeasureApp.Relay;
 /// sweep at all — an outage lets announcement keys expire, and the second sweep gives the running
 /// instance time to announce again once Redis is back.
 /// </summary>
-public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<OrphanSweepService> logger) : BackgroundService
+public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextFactory<AppDbContext> contexts, MeasurementEngine engine, IOptions<RelayOptions> options, TimeProvider time, ILogger<OrphanSweepService> logger, RedisReachability reachability) : BackgroundService
 {
     private readonly RelayOptions _options = options.Value;
     private HashSet<Guid> _suspects = [];
@@ -58,9 +59,9 @@ public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextF
     // Null when Redis did not answer every check.
     private async Task<bool[]?> AnnouncedAsync(List<MeasurementRecord> candidates)
     {
-        if (!redis.IsConnected)
+        if (!reachability.IsReachable)
         {
-            logger.LogDebug("Orphan sweep skipped, Redis is not connected");
+            logger.LogDebug("Orphan sweep skipped, Redis is not reachable");
             return null;
         }
         try
@@ -70,7 +71,7 @@ public sealed class OrphanSweepService(IConnectionMultiplexer redis, IDbContextF
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            logger.LogDebug("Orphan sweep skipped, Redis is not reachable ({Reason})", ex.Message);
+            reachability.ReportFailure(ex.Message);
             return null;
         }
     }

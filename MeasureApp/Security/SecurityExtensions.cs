@@ -48,8 +48,7 @@ public static class SecurityExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SecurityOptions>>(new SectionNamedValidator<SecurityOptions>(SecurityOptions.SectionName, new SecurityOptionsValidator()));
+        services.AddSectionOptions<SecurityOptions>(SecurityOptions.SectionName);
         var settings = builder.Configuration.GetSection(SecurityOptions.SectionName).Get<SecurityOptions>() ?? new SecurityOptions();
 
         // Data folder 0700 and the SQLite file 0600 (its -wal/-shm files inherit the file's mode).

@@ -23,41 +23,38 @@ public sealed class SecurityOptions
     public IList<string> KnownProxies { get; } = [];
 
     /// <summary>Failed logins for one account from one address before that address is locked out of it.</summary>
-    [Range(1, 100, ErrorMessage = "Security:LockoutFailures must be between {1} and {2}.")]
+    [Range(1, 100)]
     public int LockoutFailures { get; set; } = 5;
 
     /// <summary>First lockout of an (account, address) pair in seconds; each further one doubles, up to 15 minutes.</summary>
-    [Range(1, 3600, ErrorMessage = "Security:LockoutSeconds must be between {1} and {2}.")]
+    [Range(1, 3600)]
     public int LockoutSeconds { get; set; } = 60;
 
     /// <summary>Login form posts per client address and minute.</summary>
-    [Range(1, 10_000, ErrorMessage = "Security:LoginsPerMinute must be between {1} and {2}.")]
+    [Range(1, 10_000)]
     public int LoginsPerMinute { get; set; } = 20;
 
     /// <summary>Registration form posts per client address and hour (when registration is on).</summary>
-    [Range(1, 10_000, ErrorMessage = "Security:RegistrationsPerHour must be between {1} and {2}.")]
+    [Range(1, 10_000)]
     public int RegistrationsPerHour { get; set; } = 5;
 
     /// <summary>Interactive circuits (Blazor connections) on this instance.</summary>
-    [Range(1, 1_000_000, ErrorMessage = "Security:MaxCircuits must be between {1} and {2}.")]
+    [Range(1, 1_000_000)]
     public int MaxCircuits { get; set; } = 1000;
 
     /// <summary>Interactive circuits from one client address.</summary>
-    [Range(1, 1_000_000, ErrorMessage = "Security:MaxCircuitsPerAddress must be between {1} and {2}.")]
+    [Range(1, 1_000_000)]
     public int MaxCircuitsPerAddress { get; set; } = 50;
 
     /// <summary>UI events (clicks, inputs, calls from JS, navigations) one tab may send per second, sustained.</summary>
-    [Range(1, 100_000, ErrorMessage = "Security:CircuitEventsPerSecond must be between {1} and {2}.")]
+    [Range(1, 100_000)]
     public int CircuitEventsPerSecond { get; set; } = 50;
 
     /// <summary>UI events one tab may send at once above the sustained rate.</summary>
-    [Range(1, 100_000, ErrorMessage = "Security:CircuitEventBurst must be between {1} and {2}.")]
+    [Range(1, 100_000)]
     public int CircuitEventBurst { get; set; } = 200;
 
     /// <summary>Seconds a tab may stay over its event budget (its events wait) before its connection is ended.</summary>
-    [Range(1, 3600, ErrorMessage = "Security:CircuitFloodSeconds must be between {1} and {2}.")]
+    [Range(1, 3600)]
     public int CircuitFloodSeconds { get; set; } = 10;
 }
-
-[OptionsValidator]
-public sealed partial class SecurityOptionsValidator : IValidateOptions<SecurityOptions>;

@@ -7,16 +7,17 @@ namespace MeasureApp.Storage;
 /// Ready only while Redis answers a PING within 2 s. While it does not, the app keeps serving
 /// (limits on the database, presence of this instance only); this check is what reports it.
 /// </summary>
-public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
+public sealed class RedisHealthCheck(IConnectionMultiplexer redis, MeasureApp.Coordination.RedisReachability reachability) : IHealthCheck
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     /// <inheritdoc />
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!redis.IsConnected)
+        // The instance's one reachability state: what the limits, presence and the relay act on.
+        if (!reachability.IsReachable)
         {
-            return HealthCheckResult.Unhealthy("Redis is not connected; limits use the database and presence this instance only.");
+            return HealthCheckResult.Unhealthy($"Redis is unreachable since {reachability.DownSince:u}; limits use the database and presence this instance only.");
         }
         try
         {
@@ -25,6 +26,7 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthChec
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            reachability.ReportFailure(ex.Message);
             return HealthCheckResult.Unhealthy("Redis does not answer.", ex);
         }
     }

@@ -1,5 +1,4 @@
 using MeasureApp.Acquisition.Storage;
-using Microsoft.Extensions.Options;
 
 namespace MeasureApp.Storage;
 
@@ -13,10 +12,8 @@ public static class StorageServiceExtensions
     public static IServiceCollection AddSampleStorage(this IServiceCollection services, DatabaseSettings database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        services.AddOptions<SpoolOptions>().BindConfiguration(SpoolOptions.SectionName)
-            .PostConfigure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SpoolOptions>>(new ProblemValidator<SpoolOptions>(o => o.Problem()));
+        services.AddSectionOptions<SpoolOptions>(SpoolOptions.SectionName, o => [o.Problem()])
+            .PostConfigure(o => o.Directory ??= Path.Combine(database.DataDirectory, "spool"));
         services.AddHostedService<RetentionPurgeService>();
         return services;
     }
