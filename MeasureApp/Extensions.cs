@@ -171,6 +171,7 @@ public static class MeasureAppExtensions
         services.AddScoped<LiveDrawBatch>();
         services.AddLiveRelay(builder.Configuration);
         services.AddScoped<TabPlayback>();
+        services.AddSingleton<MeasureApp.Export.ExportProgress>();
         services.AddScoped<CurrentUser>();
 
         // Sessions and administration

@@ -5,17 +5,28 @@ namespace MeasureApp.Acquisition.Live;
 /// <summary>
 /// Streaming M4 for one channel: samples are cut into columns of a fixed number of samples by
 /// absolute index; for each finished column the first, min, max and last points are emitted in
-/// time order (duplicates merged), so a single-sample spike always survives.
+/// time order (duplicates merged), so a single-sample spike always survives. The live subscriptions
+/// and the REPLAY / SIMULATION player both decimate with it, so a recorded trace replays exactly as it
+/// was drawn live.
 /// </summary>
-internal sealed class M4Accumulator(long samplesPerColumn)
+/// <param name="samplesPerColumn">Samples per pixel column (at least 1).</param>
+/// <param name="secondsOf">
+/// Time in seconds of a sample index; null puts a sample at index / rate (a live stream). A stored
+/// measurement passes its own time line, so points after a gap lie at their stored times.
+/// </param>
+public sealed class M4Accumulator(long samplesPerColumn, Func<long, double>? secondsOf = null)
 {
     private long _column = -1;
     private long _firstIdx, _minIdx, _maxIdx, _lastIdx;
     private float _first, _min, _max, _last;
 
-    public long SamplesPerColumn { get; } = samplesPerColumn;
+    /// <summary>Samples per pixel column.</summary>
+    public long SamplesPerColumn { get; } = Math.Max(1, samplesPerColumn);
 
-    /// <summary>Feeds a run of samples starting at absolute index <paramref name="firstIndex"/>.</summary>
+    /// <summary>
+    /// Feeds a run of samples starting at absolute index <paramref name="firstIndex"/>; the points of
+    /// every column it completes are appended to <paramref name="xs"/> (seconds) and <paramref name="ys"/>.
+    /// </summary>
     public void Add(ReadOnlySpan<float> values, long firstIndex, double sampleRate, List<double> xs, List<float> ys)
     {
         var offset = 0;
@@ -84,9 +95,9 @@ internal sealed class M4Accumulator(long samplesPerColumn)
         }
     }
 
-    private static void Emit(long index, float value, double sampleRate, List<double> xs, List<float> ys)
+    private void Emit(long index, float value, double sampleRate, List<double> xs, List<float> ys)
     {
-        xs.Add(index / sampleRate);
+        xs.Add(secondsOf is null ? index / sampleRate : secondsOf(index));
         ys.Add(value);
     }
 }

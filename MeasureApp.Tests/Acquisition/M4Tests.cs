@@ -145,6 +145,21 @@ public sealed class M4Tests
         Assert.Equal([5f, 1f, 9f, 2f], ys.Take(4));
     }
 
+    [Fact]
+    public void WithATimeLineEveryPointLiesAtItsOwnSamplesTime()
+    {
+        // A stored time line: sample i lies at 100 + i / 10 s (the replay passes SampleRuns.SecondsOf).
+        var accumulator = new M4Accumulator(4, i => 100 + (i / 10.0));
+        var xs = new List<double>();
+        var ys = new List<float>();
+
+        accumulator.Add([5, 1, 9, 2, 3], firstIndex: 8, Rate, xs, ys);
+        accumulator.Flush(Rate, xs, ys);
+
+        Assert.Equal(new long[] { 8, 9, 10, 11, 12 }.Select(i => 100 + (i / 10.0)), xs);
+        Assert.Equal([5f, 1f, 9f, 2f, 3f], ys);
+    }
+
     /// <summary>Feeds the values in pieces of the given sizes and flushes the last column.</summary>
     private static List<(long Index, float Value)> Decimate(float[] values, int samplesPerColumn, IEnumerable<int> pieces)
     {

@@ -13,6 +13,9 @@ public sealed class ExportDialogTests : MudTestContext
 {
     private static readonly IReadOnlyList<ChannelInfo> Channels = [new("Pressure", "bar"), new("Flow", "l/min")];
 
+    // The dialog follows a preparation through the app's progress service.
+    public ExportDialogTests() => Context.Services.AddSingleton(new ExportProgress(TimeProvider.System));
+
     [Fact]
     public async Task TheRangeStartsAtTheCurrentZoom()
     {

@@ -98,6 +98,37 @@ public sealed class TabPlaybackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WhilePlayingThePlayerTellsItsSubscribersThePositionFourTimesASecondAndNotWhilePaused()
+    {
+        var owner = await Users.CreateOperatorAsync(_factory.Services, "replay-ticks@test.local");
+        var id = await SpikeMeasurement.CreateAsync(_factory.Services, owner.Id);
+        Assert.True(await _playback.LoadReplayAsync(new Requester(owner.Id, owner.Email!, IsAdmin: false), id, CancellationToken.None));
+        var changes = 0;
+        _playback.Changed += () => Interlocked.Increment(ref changes);
+
+        // Paused after loading: time passes, nobody is told anything.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, changes);
+
+        _playback.Play();
+        Assert.Equal(1, changes);
+        for (var tick = 0; tick < 4; tick++)
+        {
+            _time.Advance(TabPlayback.PositionInterval);
+        }
+        Assert.Equal(5, changes);
+
+        _playback.Pause();
+        Assert.Equal(6, changes);
+        for (var tick = 0; tick < 8; tick++)
+        {
+            _time.Advance(TabPlayback.PositionInterval);
+        }
+        Assert.Equal(6, changes);
+        Assert.Equal(1, _playback.Position, 6);
+    }
+
+    [Fact]
     public async Task ASimulationPlaysTheDeviceSignalWithoutStoringAnything()
     {
         var engine = _factory.Services.GetRequiredService<MeasurementEngine>();

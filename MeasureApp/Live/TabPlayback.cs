@@ -26,14 +26,17 @@ public sealed record PlaybackSource(string Name, IReadOnlyList<ChannelInfo> Chan
 /// <summary>
 /// One tab's REPLAY / SIMULATION player (scoped to the circuit, like <see cref="UserSession"/>): its
 /// own <see cref="ReplayClock"/>, its own source and one chart. A loop at up to 60 Hz reads the samples
-/// between the last frame and the clock's position, reduces them to min/max per pixel column and awaits
-/// the chart's update before the next one. Nothing here touches the engine, and a simulation is never stored.
+/// between the last frame and the clock's position, decimates them with the live path's M4 (first, min,
+/// max, last per pixel column) and awaits the chart's update before the next one. Nothing here touches the engine, and a simulation is never stored.
 /// </summary>
 public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, CurrentUser currentUser, TimeProvider time, ILogger<TabPlayback> logger,
     SimulationAdmission? simulations = null, MeasureApp.Sharing.ShareRevocations? revocations = null) : IAsyncDisposable
 {
     /// <summary>Time span one chart shows; decides the column size.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often <see cref="Changed"/> is raised while playing, so that a shown position moves (a label needs no more).</summary>
+    public static readonly TimeSpan PositionInterval = TimeSpan.FromMilliseconds(250);
 
     // Caps one simulated block so a long stall can never allocate without bound.
     private const int MaxSamplesPerStep = 1 << 20;
@@ -46,6 +49,8 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     private long _nextIndex;
     private Renderer? _renderer;
     private Task? _loop;
+    // Raises Changed while playing; stopped while paused. The tab's components only subscribe.
+    private ITimer? _positionTimer;
     // A replay read through a share ends when the share is revoked.
     private IDisposable? _revocation;
 
@@ -77,7 +82,10 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         }
     }
 
-    /// <summary>Raised when source, pause, speed or position change by the user (or the end is reached).</summary>
+    /// <summary>
+    /// Raised when source, pause, speed or position change by the user (or the end is reached), and every
+    /// <see cref="PositionInterval"/> while playing. May come from a timer thread: subscribers dispatch.
+    /// </summary>
     public event Action? Changed;
 
     /// <summary>Loads a stored measurement of the logged-in user (admins: any) paused at 0; false = not found.</summary>
@@ -197,8 +205,32 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
                 SeekLocked(0);
             }
             _clock.Resume();
+            _positionTimer ??= time.CreateTimer(_ => OnPositionTick(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _positionTimer.Change(PositionInterval, PositionInterval);
         }
         Changed?.Invoke();
+    }
+
+    // The clock moved by itself: subscribers show the new position. A paused or cleared player stops its ticks.
+    private void OnPositionTick()
+    {
+        lock (_gate)
+        {
+            if (Source is null || _clock.Paused)
+            {
+                _positionTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                return;
+            }
+        }
+        try
+        {
+            Changed?.Invoke();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A timer thread has nobody above it: a subscriber's failure is logged, the ticks go on.
+            logger.LogWarning(ex, "A playback position subscriber failed");
+        }
     }
 
     /// <summary>Pauses this tab's playback only.</summary>
@@ -332,7 +364,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
         {
             return null;
         }
-        var grid = new MinMaxColumns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate, source.Times, from - 1);
+        var grid = new M4Columns(source.Channels.Count == 0 ? 1 : source.Channels.Count, perColumn, source.SampleRate, source.Times, from - 1);
         if (device is not null)
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -364,7 +396,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
                 }
             }
         }
-        return grid.ToFrame(to - from);
+        return grid.ToFrame();
     }
 
     private async Task LoopAsync(CancellationToken ct)
@@ -407,6 +439,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
             await _loop;
         }
         _stop.Dispose();
+        _positionTimer?.Dispose();
         _simLease?.Dispose();
         _revocation?.Dispose();
     }
@@ -430,79 +463,53 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     }
 
     /// <summary>
-    /// Min and max per column of <c>perColumn</c> samples, aligned to absolute sample indices. With a
-    /// time line each column lies at its first sample's stored time, a column never spans a gap, and a
-    /// NaN point (drawn as a break) marks the gap.
+    /// The live path's M4 per channel (<see cref="M4Accumulator"/>: first, min, max and last of every
+    /// column of <c>perColumn</c> samples, aligned to absolute sample indices), so a replay draws what the
+    /// live chart drew. With a time line every point lies at its sample's stored time, a column never spans
+    /// a gap, and a NaN point (drawn as a break) marks the gap.
     /// </summary>
-    private sealed class MinMaxColumns(int channels, long perColumn, double sampleRate, SampleRuns? times, long previousIndex)
+    private sealed class M4Columns
     {
-        private readonly LiveFrame _frame = new(channels);
-        private readonly long[] _column = Enumerable.Repeat(-1L, channels).ToArray();
-        private readonly long[] _first = new long[channels];
+        private readonly LiveFrame _frame;
+        private readonly M4Accumulator[] _accumulators;
+        private readonly double _sampleRate;
+        private readonly SampleRuns? _times;
         // The last sample seen per channel; the previous frame's last one to begin with, so a gap at a frame boundary breaks too.
-        private readonly long[] _last = Enumerable.Repeat(previousIndex, channels).ToArray();
-        private readonly float[] _min = new float[channels];
-        private readonly float[] _max = new float[channels];
+        private readonly long[] _last;
 
-        public int Channels => channels;
+        public M4Columns(int channels, long perColumn, double sampleRate, SampleRuns? times, long previousIndex)
+        {
+            _frame = new LiveFrame(channels);
+            _sampleRate = sampleRate;
+            _times = times;
+            _accumulators = [.. Enumerable.Range(0, channels).Select(_ => new M4Accumulator(perColumn, times is null ? null : times.SecondsOf))];
+            _last = [.. Enumerable.Repeat(previousIndex, channels)];
+        }
+
+        public int Channels => _accumulators.Length;
 
         public void Add(int channel, long firstIndex, ReadOnlySpan<float> values)
         {
-            if (times is not null && _last[channel] >= 0 && times.GapBetween(_last[channel], firstIndex))
+            var accumulator = _accumulators[channel];
+            if (_times is not null && _last[channel] >= 0 && _times.GapBetween(_last[channel], firstIndex))
             {
-                Flush(channel);
-                _column[channel] = -1;
-                _frame.X[channel].Add(times.SecondsOf(_last[channel]) + (0.5 / sampleRate));
+                // The column before the gap ends at its last sample; the next one starts after the gap.
+                accumulator.Flush(_sampleRate, _frame.X[channel], _frame.Y[channel]);
+                _frame.X[channel].Add(_times.SecondsOf(_last[channel]) + (0.5 / _sampleRate));
                 _frame.Y[channel].Add(float.NaN);
             }
-            for (var i = 0; i < values.Length; i++)
-            {
-                var column = (firstIndex + i) / perColumn;
-                if (column != _column[channel])
-                {
-                    Flush(channel);
-                    _column[channel] = column;
-                    _first[channel] = firstIndex + i;
-                    _min[channel] = float.PositiveInfinity;
-                    _max[channel] = float.NegativeInfinity;
-                }
-                var v = values[i];
-                if (v < _min[channel])
-                {
-                    _min[channel] = v;
-                }
-                if (v > _max[channel])
-                {
-                    _max[channel] = v;
-                }
-            }
+            accumulator.Add(values, firstIndex, _sampleRate, _frame.X[channel], _frame.Y[channel]);
             if (values.Length > 0)
             {
                 _last[channel] = firstIndex + values.Length - 1;
             }
         }
 
-        private void Flush(int channel)
+        public LiveFrame ToFrame()
         {
-            if (_column[channel] < 0)
+            for (var c = 0; c < _accumulators.Length; c++)
             {
-                return;
-            }
-            var t = times is null ? _column[channel] * perColumn / sampleRate : times.SecondsOf(_first[channel]);
-            _frame.X[channel].Add(t);
-            _frame.Y[channel].Add(_min[channel]);
-            if (_max[channel] != _min[channel])
-            {
-                _frame.X[channel].Add(t + (perColumn * 0.5 / sampleRate));
-                _frame.Y[channel].Add(_max[channel]);
-            }
-        }
-
-        public LiveFrame ToFrame(long samples)
-        {
-            for (var c = 0; c < channels; c++)
-            {
-                Flush(c);
+                _accumulators[c].Flush(_sampleRate, _frame.X[c], _frame.Y[c]);
             }
             return _frame;
         }

@@ -1,4 +1,4 @@
-// Live chart updates (LiveChart.razor). A frame from the server is drawn at once with one
+// Live chart updates (LiveChart.razor through LiveDrawBatch, ReplayChart.razor directly). A frame from the server is drawn at once with one
 // Plotly.extendTraces call, unless the chart's previous draw has not been painted yet: then it
 // waits, together with any later frames, and is drawn as one update in the next animation frame,
 // right before that frame is painted. A browser that draws slower than frames arrive so draws
@@ -50,6 +50,16 @@ export function extendMany(ids, xss, yss, maxPoints) {
     }
     // null when every chart drew (the common case sends nothing back but the acknowledgement).
     return failures;
+}
+
+/**
+ * Forgets what waits for the chart `id` (its element is about to be drawn anew under the same id, as the
+ * replay chart is after a seek): nothing of the old plot is drawn into the new one.
+ */
+export function forget(id) {
+    const chart = charts.get(id);
+    if (chart) chart.queued = null;
+    charts.delete(id);
 }
 
 // A hidden tab paints nothing: what waits is capped at what the chart would keep.
