@@ -5,7 +5,7 @@
 # arguments given, and stops the servers even when the benchmark fails.
 #
 #   scripts/bench.sh load list
-#   scripts/bench.sh load storage-write --providers sqlite,postgres --write
+#   scripts/bench.sh load store --providers sqlite,postgres --write
 #   scripts/bench.sh bdn --filter '*M4Kernel*' --job short
 #
 # A fresh clone needs nothing else: the packages are installed by the same install_prerequisites

@@ -6,9 +6,12 @@ namespace MeasureApp.Acquisition.Coordination;
 /// <summary>
 /// Collector tokens: a user issues one for a remote collector (a field PC, a microcontroller), and the
 /// Network driver maps the token a collector presents to that user, who is the only one whose
-/// measurements the collector may feed. In memory for one instance; the web app backs it with the
-/// database. The driver resolves once per TCP connection (and re-checks every minute) and caches
-/// results for UDP, so an implementation may do I/O here.
+/// measurements the collector may feed. <see cref="InMemoryCollectorTokens"/> serves a host without a
+/// database (tests, the engine alone); the web app registers its database-backed store instead, so
+/// tokens survive restarts and every instance knows them — users create, list and revoke theirs on the
+/// Collectors page (or <c>/api/collector-tokens</c>). The driver resolves once per TCP connection,
+/// re-checks every <c>TokenRecheckSeconds</c> (default 5) of the device and caches results that long
+/// for UDP, so an implementation may do I/O here.
 /// </summary>
 public interface ICollectorTokens
 {

@@ -25,7 +25,12 @@ public interface IBlockSink
     /// </summary>
     bool Publish(SampleBlock block);
 
-    /// <summary>Reports a recoverable problem (bad frame, overrun); counted and shown to the owner.</summary>
+    /// <summary>
+    /// Reports one recoverable problem of this measurement (a bad frame, a NaN value, a gap); the stream
+    /// goes on. Counted by <paramref name="kind"/> on the measurement and on its device, shown to the
+    /// owner at once (live card, API, <c>/metrics</c>) and logged once per burst of that kind with the
+    /// burst's true count, so a flood of bad input costs a counter, not a log line each.
+    /// </summary>
     void Fault(string kind, string message);
 
     /// <summary>

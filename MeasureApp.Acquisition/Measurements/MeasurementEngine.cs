@@ -350,8 +350,9 @@ public sealed class MeasurementEngine(
 
     // Samples and the time of the whole hand-off (stamp, storage queue, live decimation for every
     // watcher) are charged to the measurement's OWNER: the watchers' decimation is work their
-    // measurement causes. Wall time of this synchronous, non-blocking path stands in for CPU time:
-    // two Stopwatch reads cost ~40 ns, a per-thread CPU clock would need a syscall per block.
+    // measurement causes. What is charged is the wall time of this synchronous, non-blocking path
+    // ("pipeline time"), not CPU time: two Stopwatch reads cost ~40 ns, a per-thread CPU clock would
+    // need a syscall per block; a descheduled publisher thread is counted too.
     // It is real time on purpose, not the injected TimeProvider, which only schedules.
     private bool Publish(Running running, SampleBlock block)
     {

@@ -28,7 +28,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
         // 400 whole periods, zero-padded to an 8192-point FFT.
         var id = await StoreAsync(userId, 8000, (c, i) => (float)(Amplitude * Math.Sin(2 * Math.PI * SineHz * i / Rate)));
 
-        var stats = await GetJsonAsync(client, $"/api/measurements/{id}/stats?from=0&to=7.999&channels=0");
+        var stats = await ApiJson.GetAsync(client, $"/api/measurements/{id}/stats?from=0&to=7.999&channels=0");
         var ch = stats.GetProperty("channels")[0];
         Assert.Equal(0, ch.GetProperty("channel").GetInt32());
         Assert.Equal(8000, ch.GetProperty("count").GetInt64());
@@ -40,7 +40,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
 
         foreach (var window in new[] { "hann", "hamming", "blackman-harris", "flat-top", "rectangular" })
         {
-            var spectrum = await GetJsonAsync(client, $"/api/measurements/{id}/spectrum?from=0&to=7.999&channel=0&window={window}&scale=linear");
+            var spectrum = await ApiJson.GetAsync(client, $"/api/measurements/{id}/spectrum?from=0&to=7.999&channel=0&window={window}&scale=linear");
             var resolution = spectrum.GetProperty("resolutionHz").GetDouble();
             Assert.Equal(Rate / 8192, resolution, 9);
             var peak = spectrum.GetProperty("peaks")[0];
@@ -50,7 +50,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
             Assert.True(Math.Abs(peak.GetProperty("magnitude").GetDouble() - Amplitude) <= expected * Amplitude, $"{window}: peak magnitude {peak.GetProperty("magnitude").GetDouble()}");
             Assert.Equal(spectrum.GetProperty("frequencyHz").GetArrayLength(), spectrum.GetProperty("magnitude").GetArrayLength());
         }
-        var db = await GetJsonAsync(client, $"/api/measurements/{id}/spectrum?channel=0&window=flat-top");
+        var db = await ApiJson.GetAsync(client, $"/api/measurements/{id}/spectrum?channel=0&window=flat-top");
         Assert.Equal(20 * Math.Log10(Amplitude), db.GetProperty("peaks")[0].GetProperty("magnitude").GetDouble(), 1);
     }
 
@@ -61,7 +61,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
         // 40 Hz at 1 kHz: 25 samples per period, 10 high (duty 40 %), one ramp sample on each edge.
         var id = await StoreAsync(userId, 5000, (c, i) => (i % 25) switch { 0 => 0.5f, < 10 => 1f, 10 => 0.5f, _ => 0f });
 
-        var edges = await GetJsonAsync(client, $"/api/measurements/{id}/edges?channel=0&from=0.0005&to=4.9");
+        var edges = await ApiJson.GetAsync(client, $"/api/measurements/{id}/edges?channel=0&from=0.0005&to=4.9");
 
         Assert.Equal(40, edges.GetProperty("frequencyHz").GetDouble(), 6);
         Assert.Equal(0.4, edges.GetProperty("dutyCycle").GetDouble(), 6);
@@ -79,7 +79,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
         // 4 s of 50 Hz, then 4 s of 200 Hz (phase-continuous), at 1 kHz.
         var id = await StoreAsync(userId, 8000, (c, i) => (float)Math.Sin(2 * Math.PI * (i < 4000 ? 50 * i : (50 * 4000) + (200 * (i - 4000))) / Rate));
 
-        var s = await GetJsonAsync(client, $"/api/measurements/{id}/spectrogram?channel=0&frame=256");
+        var s = await ApiJson.GetAsync(client, $"/api/measurements/{id}/spectrogram?channel=0&frame=256");
 
         Assert.Equal(256, s.GetProperty("frameLength").GetInt32());
         var resolution = s.GetProperty("resolutionHz").GetDouble();
@@ -130,7 +130,7 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
         static float Square(long i) => (i % 25) switch { 0 => 0.5f, < 10 => 1f, 10 => 0.5f, _ => 0f };
         var id = await StoreAsync(userId, 4000, (c, i) => Square(i < 2000 ? i : i + 12), shiftAfter: (2000, 5_000_000_000L));
 
-        var edges = await GetJsonAsync(client, $"/api/measurements/{id}/edges?channel=0");
+        var edges = await ApiJson.GetAsync(client, $"/api/measurements/{id}/edges?channel=0");
 
         Assert.Equal(1, edges.GetProperty("gaps").GetInt32());
         // Periods inside each run only: exactly 25 samples; joined end to end, one period would be 12 samples longer.
@@ -213,8 +213,8 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
 
     private async Task<(HttpClient Client, string UserId)> OperatorAsync()
     {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return (await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password), user.Id);
+        var (user, client) = await HttpLogin.LoggedInOperatorAsync(_factory);
+        return (client, user.Id);
     }
 
     // shiftAfter: chunks from that sample index on are stamped later by that many ns (a gap in time).
@@ -234,14 +234,6 @@ public abstract class AnalysisApiTests(DatabaseProvider provider) : IDisposable
             await store.WriteChunksAsync([.. chunks.Skip(i).Take(64)], CancellationToken.None);
         }
         return id;
-    }
-
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
-    {
-        var response = await client.GetAsync(path);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {text}");
-        return JsonDocument.Parse(text).RootElement;
     }
 
     public void Dispose()

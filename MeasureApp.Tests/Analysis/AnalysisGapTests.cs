@@ -54,7 +54,7 @@ public sealed class AnalysisGapTests
         {
             var query = (from is null ? "" : $"&from={from}") + (to is null ? "" : $"&to={to}");
             var rows = await ExportAsync(client, id, query);
-            var stats = await GetJsonAsync(client, $"/api/measurements/{id}/stats?channels=0,1{query}");
+            var stats = await ApiJson.GetAsync(client, $"/api/measurements/{id}/stats?channels=0,1{query}");
 
             Assert.True(rows.Count > 0, query);
             Assert.Equal(rows[0].Seconds, stats.GetProperty("fromSeconds").GetDouble(), 9);
@@ -88,7 +88,7 @@ public sealed class AnalysisGapTests
         var (client, me, id) = await StoreAsync(factory);
         var analysis = factory.Services.GetRequiredService<AnalysisService>();
 
-        var whole = await GetJsonAsync(client, $"/api/measurements/{id}/spectrum?channel=0&window=flat-top&scale=linear");
+        var whole = await ApiJson.GetAsync(client, $"/api/measurements/{id}/spectrum?channel=0&window=flat-top&scale=linear");
         // Only the run after the gap (5,000 samples of 125 Hz), not 3,000 samples of 50 Hz joined to it.
         Assert.Equal(1, whole.GetProperty("gaps").GetInt32());
         Assert.Equal(Samples - GapAt, whole.GetProperty("samples").GetInt32());
@@ -217,13 +217,5 @@ public sealed class AnalysisGapTests
             var parts = line.Split(',');
             return (double.Parse(parts[0], CultureInfo.InvariantCulture), parts.Skip(1).Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray());
         })];
-    }
-
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
-    {
-        var response = await client.GetAsync(path);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {text}");
-        return JsonDocument.Parse(text).RootElement;
     }
 }

@@ -9,16 +9,6 @@ namespace MeasureApp.Tests.Analysis;
 /// <summary>Cursors on the detail page in Chromium: two clicks on the chart show Δt and the statistics the stats API returns; the spectrum and spectrogram of the span.</summary>
 public sealed class CursorBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    // Client pixel position of time t at mid-height of the plot area.
-    private const string PixelOfJs = """
-        (t) => {
-            const gd = document.getElementById('detail-chart');
-            const L = gd._fullLayout;
-            const box = gd.getBoundingClientRect();
-            return { x: box.left + L._size.l + L.xaxis.d2p(t), y: box.top + L._size.t + L._size.h / 2 };
-        }
-        """;
-
     [Fact]
     public async Task PlacingTwoCursorsShowsDeltaTAndTheStatisticsTheStatsApiReturns()
     {
@@ -26,20 +16,14 @@ public sealed class CursorBrowserTests(BrowserFixture browser) : IClassFixture<B
         var id = await SpikeMeasurement.CreateAsync(browser.Factory.Services, op.Id, "Cursor run", op.Email);
         var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
-        // cursors.js makes the chart focusable once it has attached to the drawn plot.
-        await page.WaitForFunctionAsync("() => { const gd = document.getElementById('detail-chart'); return gd && gd._fullLayout && gd.hasAttribute('tabindex'); }");
+        await DetailChartCursors.WaitForChartAsync(page);
 
-        foreach (var t in new[] { 2.0, 6.5 })
-        {
-            var p = await page.EvaluateAsync<JsonElement>(PixelOfJs, t);
-            await page.Mouse.ClickAsync((float)p.GetProperty("x").GetDouble(), (float)p.GetProperty("y").GetDouble());
-            await page.WaitForFunctionAsync("(n) => (document.getElementById('detail-chart').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", t == 2.0 ? 1 : 2);
-        }
+        await DetailChartCursors.PlaceAsync(page, 2.0, 6.5);
         // One sample to the right with the keyboard (the second cursor is the active one).
         await page.Keyboard.PressAsync("ArrowRight");
         await Assertions.Expect(page.Locator("#cursor-dt")).Not.ToHaveTextAsync("—");
 
-        var shapes = await page.EvaluateAsync<double[]>("() => document.getElementById('detail-chart').layout.shapes.filter(s => (s.name || '').startsWith('cursor-t')).map(s => s.x0).sort((a, b) => a - b)");
+        var shapes = await DetailChartCursors.TimesAsync(page);
         var (t1, t2) = (shapes[0], shapes[1]);
         // Snapped to the sample grid.
         Assert.Equal(Math.Round(t1 * SpikeMeasurement.SampleRate), t1 * SpikeMeasurement.SampleRate, 6);

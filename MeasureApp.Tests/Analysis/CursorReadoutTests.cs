@@ -4,9 +4,7 @@ using MeasureApp.Acquisition.Storage;
 using MeasureApp.Analysis;
 using MeasureApp.Components.Analysis;
 using MeasureApp.History;
-using MeasureApp.Identity;
 using MeasureApp.Tests.Infrastructure;
-using MeasureApp.Tests.Security;
 using MeasureApp.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -17,11 +15,8 @@ namespace MeasureApp.Tests.Analysis;
 /// reported by the chart's JS module show t1, t2, Δt, 1/Δt, the values at the cursors and the exact
 /// statistics of the span (the same numbers the stats API computes); without cursors the visible range.
 /// </summary>
-public sealed class CursorReadoutTests : MudTestContext
+public sealed class CursorReadoutTests : AppComponentTestContext
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
-
     [Fact]
     public async Task TwoCursorsShowDeltaTTheValuesAtThemAndTheStatisticsOfTheSpan()
     {
@@ -41,7 +36,7 @@ public sealed class CursorReadoutTests : MudTestContext
         Assert.Equal("3.75 s", readout.Find("#cursor-t2").TextContent.Trim());
         Assert.Equal("2.5 s", readout.Find("#cursor-dt").TextContent.Trim());
         Assert.Equal("0.4 Hz", readout.Find("#cursor-freq").TextContent.Trim());
-        var expected = await _factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
+        var expected = await Factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
         for (var c = 0; c < 2; c++)
         {
             var s = expected!.Value.Statistics.Channels[c];
@@ -90,7 +85,7 @@ public sealed class CursorReadoutTests : MudTestContext
         await readout.InvokeAsync(() => readout.Instance.OnCursorsChanged(1.25, 3.75, null, null));
         host.WaitForAssertion(() => Assert.Equal("2,501", Cell(host, "cursor-x", 0, "stat-count")), Wait);
         Assert.Equal("2.5 s", host.Find("#cursor-x-dt").TextContent.Trim());
-        var expected = await _factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
+        var expected = await Factory.Services.GetRequiredService<AnalysisService>().StatisticsAsync(me, record.Id, "1.25", "3.75", null, CancellationToken.None);
         Assert.Equal(expected!.Value.Statistics.Channels[1].Rms.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), Cell(host, "cursor-x", 1, "stat-rms"));
 
         // Playing again: the readout goes (and with it the lines, see cursors.js detach).
@@ -121,29 +116,23 @@ public sealed class CursorReadoutTests : MudTestContext
     // asSomeoneElse: the measurement belongs to another operator than the one rendering.
     private async Task<(MeasureApp.Data.MeasurementRecord, KnownSignal, Requester)> StoreAsync(bool asSomeoneElse = false)
     {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
+        var user = await Users.CreateOperatorAsync(Factory.Services);
         var me = new Requester(user.Id, user.Email!, IsAdmin: false);
         var viewer = me;
         if (asSomeoneElse)
         {
-            var other = await Users.CreateOperatorAsync(_factory.Services);
+            var other = await Users.CreateOperatorAsync(Factory.Services);
             viewer = new Requester(other.Id, other.Email!, IsAdmin: false);
         }
-        Context.Services.AddSingleton(_factory.Services.GetRequiredService<AnalysisService>());
-        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasurementCatalog>());
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(viewer.UserId, viewer.UserName, viewer.IsAdmin)));
-        var store = _factory.Services.GetRequiredService<ISampleStore>();
+        Provide<AnalysisService>();
+        Provide<MeasurementCatalog>();
+        SignIn(viewer);
+        var store = Factory.Services.GetRequiredService<ISampleStore>();
         var id = Guid.NewGuid();
         var signal = new KnownSignal(id, 2, [.. Enumerable.Repeat(500, 20)], (c, i) => (float)(1 + c + Math.Sin(i * 0.01) * (c + 1)));
         await store.CreateMeasurementAsync(KnownSignal.Info(id, 2, user.Id, MeasurementState.Stopped, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow, 10_000), CancellationToken.None);
         await store.WriteChunksAsync(signal.Chunks, CancellationToken.None);
-        var record = await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None);
+        var record = await Factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None);
         return (record!, signal, me);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _factory.Dispose();
     }
 }

@@ -12,15 +12,6 @@ namespace MeasureApp.Tests.Analysis;
 /// </summary>
 public sealed class GapCursorBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private const string PixelOfJs = """
-        (t) => {
-            const gd = document.getElementById('detail-chart');
-            const L = gd._fullLayout;
-            const box = gd.getBoundingClientRect();
-            return { x: box.left + L._size.l + L.xaxis.d2p(t), y: box.top + L._size.t + L._size.h / 2 };
-        }
-        """;
-
     [Fact]
     public async Task CursorsOnAMeasurementWithAGapSitOnTheStoredSamplesAndTheSpectrumNamesTheRunItUsed()
     {
@@ -28,18 +19,13 @@ public sealed class GapCursorBrowserTests(BrowserFixture browser) : IClassFixtur
         var id = await AnalysisGapTests.StoreGapMeasurementAsync(browser.Factory.Services, op);
         var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
-        await page.WaitForFunctionAsync("() => { const gd = document.getElementById('detail-chart'); return gd && gd._fullLayout && gd.hasAttribute('tabindex'); }");
+        await DetailChartCursors.WaitForChartAsync(page);
 
         // t1 before the gap, t2 after it (between two stored samples there).
-        foreach (var (t, n) in new[] { (1.5, 1), (7.25, 2) })
-        {
-            var p = await page.EvaluateAsync<JsonElement>(PixelOfJs, t);
-            await page.Mouse.ClickAsync((float)p.GetProperty("x").GetDouble(), (float)p.GetProperty("y").GetDouble());
-            await page.WaitForFunctionAsync("(n) => (document.getElementById('detail-chart').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", n);
-        }
+        await DetailChartCursors.PlaceAsync(page, 1.5, 7.25);
         await page.Keyboard.PressAsync("ArrowRight");
         await Assertions.Expect(page.Locator("#cursor-dt")).Not.ToHaveTextAsync("—");
-        var shapes = await page.EvaluateAsync<double[]>("() => document.getElementById('detail-chart').layout.shapes.filter(s => (s.name || '').startsWith('cursor-t')).map(s => s.x0).sort((a, b) => a - b)");
+        var shapes = await DetailChartCursors.TimesAsync(page);
         var (t1, t2) = (shapes[0], shapes[1]);
 
         // Each cursor on a stored sample: before the gap on the grid, after it 2.0003 s later (off the grid).

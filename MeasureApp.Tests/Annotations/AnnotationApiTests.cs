@@ -33,7 +33,7 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
         Assert.Equal(JsonValueKind.Null, point.GetProperty("to").ValueKind);
         Assert.Equal(userId, point.GetProperty("authorId").GetString());
 
-        var list = await GetJsonAsync(client, $"/api/measurements/{id}/annotations");
+        var list = await ApiJson.GetAsync(client, $"/api/measurements/{id}/annotations");
         Assert.Equal(["Probe moved", "Overshoot"], list.EnumerateArray().Select(a => a.GetProperty("title").GetString()!).ToArray());
         Assert.Equal(1.25, list[1].GetProperty("from").GetDouble());
         Assert.Equal(1.5, list[1].GetProperty("to").GetDouble());
@@ -41,13 +41,13 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
         var rangeId = range.GetProperty("id").GetGuid();
         var put = await client.PutAsJsonAsync($"/api/measurements/{id}/annotations/{rangeId}", new { title = "Overshoot (12 %)", from = 1.25, to = 1.75, tags = new[] { "relay" } });
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        var changed = (await GetJsonAsync(client, $"/api/measurements/{id}/annotations"))[1];
+        var changed = (await ApiJson.GetAsync(client, $"/api/measurements/{id}/annotations"))[1];
         Assert.Equal("Overshoot (12 %)", changed.GetProperty("title").GetString());
         Assert.Equal(1.75, changed.GetProperty("to").GetDouble());
         Assert.Equal(JsonValueKind.Null, changed.GetProperty("text").ValueKind);
 
         Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/api/measurements/{id}/annotations/{point.GetProperty("id").GetGuid()}")).StatusCode);
-        Assert.Single((await GetJsonAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray());
+        Assert.Single((await ApiJson.GetAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray());
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
             Assert.DoesNotContain("Secret", foreignBody, StringComparison.Ordinal);
         }
         // Nothing the other user sent changed anything.
-        var list = await GetJsonAsync(owner, $"/api/measurements/{id}/annotations");
+        var list = await ApiJson.GetAsync(owner, $"/api/measurements/{id}/annotations");
         Assert.Equal("Secret", Assert.Single(list.EnumerateArray()).GetProperty("title").GetString());
         Assert.Equal(HttpStatusCode.Unauthorized, (await HttpLogin.CreateClient(_factory).GetAsync($"/api/measurements/{id}/annotations")).StatusCode);
     }
@@ -95,12 +95,12 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
         Assert.Equal(HttpStatusCode.Forbidden, reworded.StatusCode);
         var adminReworded = await admin.PutAsJsonAsync($"/api/measurements/{id}/annotations/{byOwner}", new { title = "Forged", from = 0.3 });
         Assert.Equal(HttpStatusCode.Forbidden, adminReworded.StatusCode);
-        var titles = (await GetJsonAsync(owner, $"/api/measurements/{id}/annotations")).EnumerateArray().Select(a => a.GetProperty("title").GetString()!).ToArray();
+        var titles = (await ApiJson.GetAsync(owner, $"/api/measurements/{id}/annotations")).EnumerateArray().Select(a => a.GetProperty("title").GetString()!).ToArray();
         Assert.Equal(["Checked by the lab admin", "Owner's note"], titles);
 
         Assert.Equal(HttpStatusCode.NoContent, (await owner.DeleteAsync($"/api/measurements/{id}/annotations/{byAdmin}")).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/measurements/{id}/annotations/{byOwner}")).StatusCode);
-        Assert.Empty((await GetJsonAsync(owner, $"/api/measurements/{id}/annotations")).EnumerateArray());
+        Assert.Empty((await ApiJson.GetAsync(owner, $"/api/measurements/{id}/annotations")).EnumerateArray());
         // An annotation id of another measurement is not found here.
         var otherId = await StoreAsync(ownerId);
         var elsewhere = (await CreateAsync(owner, otherId, new { title = "Elsewhere", from = 0 })).GetProperty("id").GetGuid();
@@ -129,7 +129,7 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
         var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out var messages), $"errors has no '{field}': {problem}");
         Assert.False(string.IsNullOrWhiteSpace(messages[0].GetString()));
-        Assert.Empty((await GetJsonAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray());
+        Assert.Empty((await ApiJson.GetAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray());
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await client.PostAsync($"/api/measurements/{id}/annotations", form)).StatusCode);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await client.PutAsync($"/api/measurements/{id}/annotations/{created}", form)).StatusCode);
-        Assert.Equal("t", Assert.Single((await GetJsonAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray()).GetProperty("title").GetString());
+        Assert.Equal("t", Assert.Single((await ApiJson.GetAsync(client, $"/api/measurements/{id}/annotations")).EnumerateArray()).GetProperty("title").GetString());
     }
 
     [Fact]
@@ -178,8 +178,8 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
 
     private async Task<(HttpClient Client, string UserId)> OperatorAsync()
     {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return (await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password), user.Id);
+        var (user, client) = await HttpLogin.LoggedInOperatorAsync(_factory);
+        return (client, user.Id);
     }
 
     private Task<Guid> StoreAsync(string ownerId) => AccessProbe.StoreMeasurementAsync(_factory.Services, ownerId, ownerId, "Annotated");
@@ -190,14 +190,6 @@ public abstract class AnnotationApiTests(DatabaseProvider provider) : IDisposabl
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {text}");
         Assert.NotNull(response.Headers.Location);
-        return JsonDocument.Parse(text).RootElement;
-    }
-
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
-    {
-        var response = await client.GetAsync(path);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement;
     }
 

@@ -12,15 +12,6 @@ namespace MeasureApp.Tests.Annotations;
 /// </summary>
 public sealed class AnnotationBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private const string PixelOfJs = """
-        (t) => {
-            const gd = document.getElementById('detail-chart');
-            const L = gd._fullLayout;
-            const box = gd.getBoundingClientRect();
-            return { x: box.left + L._size.l + L.xaxis.d2p(t), y: box.top + L._size.t + L._size.h / 2 };
-        }
-        """;
-
     [Fact]
     public async Task AnOwnerAnnotatesTheCursorSpanSeesItOnTheChartAndZoomsToIt()
     {
@@ -28,16 +19,11 @@ public sealed class AnnotationBrowserTests(BrowserFixture browser) : IClassFixtu
         var id = await SpikeMeasurement.CreateAsync(browser.Factory.Services, op.Id, "Annotated run", op.Email);
         var page = await browser.LoggedInPageAsync(op.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
-        await page.WaitForFunctionAsync("() => { const gd = document.getElementById('detail-chart'); return gd && gd._fullLayout && gd.hasAttribute('tabindex'); }");
+        await DetailChartCursors.WaitForChartAsync(page);
         await Assertions.Expect(page.Locator("#annotations-empty")).ToBeVisibleAsync();
 
-        foreach (var (t, n) in new[] { (2.0, 1), (6.5, 2) })
-        {
-            var p = await page.EvaluateAsync<JsonElement>(PixelOfJs, t);
-            await page.Mouse.ClickAsync((float)p.GetProperty("x").GetDouble(), (float)p.GetProperty("y").GetDouble());
-            await page.WaitForFunctionAsync("(n) => (document.getElementById('detail-chart').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", n);
-        }
-        var cursors = await page.EvaluateAsync<double[]>("() => document.getElementById('detail-chart').layout.shapes.filter(s => (s.name || '').startsWith('cursor-t')).map(s => s.x0).sort((a, b) => a - b)");
+        await DetailChartCursors.PlaceAsync(page, 2.0, 6.5);
+        var cursors = await DetailChartCursors.TimesAsync(page);
 
         await page.ClickAsync("#annotation-add");
         await page.Locator("#annotation-title").FillAsync("Spike window");

@@ -3,7 +3,6 @@ using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Annotations;
 using MeasureApp.Components.Annotations;
 using MeasureApp.History;
-using MeasureApp.Identity;
 using MeasureApp.Tests.Infrastructure;
 using MeasureApp.Tests.Security;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,24 +13,20 @@ namespace MeasureApp.Tests.Annotations;
 /// The annotation panel rendered with bUnit against the real service on a fresh SQLite database: rows in time
 /// order with tags and author, drawn on the chart through the JS module, and actions only where allowed.
 /// </summary>
-public sealed class AnnotationPanelTests : MudTestContext
+public sealed class AnnotationPanelTests : AppComponentTestContext
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
-
     [Fact]
     public async Task RowsShowEachAnnotationInTimeOrderAndOnlyTheAllowedActions()
     {
-        var owner = await Users.CreateOperatorAsync(_factory.Services);
+        var owner = await Users.CreateOperatorAsync(Factory.Services);
         var ownerMe = new Requester(owner.Id, owner.Email!, IsAdmin: false);
-        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Panel run");
-        var service = _factory.Services.GetRequiredService<AnnotationService>();
+        var id = await AccessProbe.StoreMeasurementAsync(Factory.Services, owner.Id, owner.Email!, "Panel run");
+        var service = Provide<AnnotationService>();
         var admin = new Requester("admin-id", "admin@test.local", IsAdmin: true);
         Assert.Equal(AnnotationOutcome.Ok, (await service.CreateAsync(ownerMe, id, new AnnotationInput("Ringing", "after the edge", 1.5, 2.25, ["edge", "ringing"]), CancellationToken.None)).Outcome);
         Assert.Equal(AnnotationOutcome.Ok, (await service.CreateAsync(admin, id, new AnnotationInput("Calibrated", null, 0.25, null, []), CancellationToken.None)).Outcome);
-        Context.Services.AddSingleton(service);
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(ownerMe.UserId, ownerMe.UserName, ownerMe.IsAdmin)));
-        var record = await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None);
+        SignIn(ownerMe);
+        var record = await Factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None);
 
         var panel = Render<AnnotationPanel>(p => p.Add(c => c.Record, record!).Add(c => c.ChartId, "detail-chart"));
 
@@ -56,26 +51,19 @@ public sealed class AnnotationPanelTests : MudTestContext
     [Fact]
     public async Task AnotherOperatorOfTheSameMeasurementSeesNothingAndTheEmptyHint()
     {
-        var owner = await Users.CreateOperatorAsync(_factory.Services);
-        var other = await Users.CreateOperatorAsync(_factory.Services);
+        var owner = await Users.CreateOperatorAsync(Factory.Services);
+        var other = await Users.CreateOperatorAsync(Factory.Services);
         var ownerMe = new Requester(owner.Id, owner.Email!, IsAdmin: false);
-        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Private run");
-        var service = _factory.Services.GetRequiredService<AnnotationService>();
+        var id = await AccessProbe.StoreMeasurementAsync(Factory.Services, owner.Id, owner.Email!, "Private run");
+        var service = Provide<AnnotationService>();
         await service.CreateAsync(ownerMe, id, new AnnotationInput("Private note", null, 1, null, []), CancellationToken.None);
-        var record = await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None);
-        Context.Services.AddSingleton(service);
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(other.Id, other.Email!, false)));
+        var record = await Factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None);
+        SignIn(new Requester(other.Id, other.Email!, IsAdmin: false));
 
         // Even handed the record, the panel asks the service as the other user, which does not find the measurement.
         var panel = Render<AnnotationPanel>(p => p.Add(c => c.Record, record!).Add(c => c.ChartId, "detail-chart"));
 
         panel.WaitForAssertion(() => Assert.NotNull(panel.Find("#annotations-empty")), Wait);
         Assert.DoesNotContain("Private note", panel.Markup, StringComparison.Ordinal);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _factory.Dispose();
     }
 }

@@ -3,10 +3,8 @@ using Bunit;
 using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Annotations;
 using MeasureApp.Components.Annotations;
-using MeasureApp.Identity;
 using MeasureApp.Tests.Infrastructure;
 using MeasureApp.Tests.Security;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MeasureApp.Tests.Annotations;
 
@@ -15,26 +13,22 @@ namespace MeasureApp.Tests.Annotations;
 /// measurement's annotations are handed to annotations.js for the given chart, and nothing of a measurement the
 /// viewer may not see.
 /// </summary>
-public sealed class ChartAnnotationsTests : MudTestContext
+public sealed class ChartAnnotationsTests : AppComponentTestContext
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
-
     [Theory]
     [InlineData(true, 2)]
     [InlineData(false, 0)]
     public async Task TheReplayChartGetsTheAnnotationsOfAMeasurementTheViewerMaySee(bool viewerIsOwner, int drawn)
     {
-        var owner = await Users.CreateOperatorAsync(_factory.Services);
-        var other = await Users.CreateOperatorAsync(_factory.Services);
+        var owner = await Users.CreateOperatorAsync(Factory.Services);
+        var other = await Users.CreateOperatorAsync(Factory.Services);
         var ownerMe = new Requester(owner.Id, owner.Email!, IsAdmin: false);
-        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Replayed run");
-        var service = _factory.Services.GetRequiredService<AnnotationService>();
+        var id = await AccessProbe.StoreMeasurementAsync(Factory.Services, owner.Id, owner.Email!, "Replayed run");
+        var service = Provide<AnnotationService>();
         await service.CreateAsync(ownerMe, id, new AnnotationInput("Spike", null, 1.5, null, []), CancellationToken.None);
         await service.CreateAsync(ownerMe, id, new AnnotationInput("Window", null, 0.5, 1, []), CancellationToken.None);
-        Context.Services.AddSingleton(service);
         var viewer = viewerIsOwner ? ownerMe : new Requester(other.Id, other.Email!, IsAdmin: false);
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(viewer.UserId, viewer.UserName, viewer.IsAdmin)));
+        SignIn(viewer);
         var module = Context.JSInterop.SetupModule("./js/annotations.js");
         module.SetupVoid("show", _ => true).SetVoidResult();
 
@@ -61,11 +55,5 @@ public sealed class ChartAnnotationsTests : MudTestContext
             await Task.Yield();
         }
         return module.Invocations.First(i => i.Identifier == "show");
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _factory.Dispose();
     }
 }

@@ -4,7 +4,6 @@ using MeasureApp.Annotations;
 using MeasureApp.Components.Annotations;
 using MeasureApp.Data;
 using MeasureApp.History;
-using MeasureApp.Identity;
 using MeasureApp.Tests.Infrastructure;
 using MeasureApp.Tests.Security;
 using Microsoft.AspNetCore.Components.Web;
@@ -16,11 +15,8 @@ namespace MeasureApp.Tests.Annotations;
 /// The live card's "mark now" rendered with bUnit against the real services on a fresh SQLite database: the button
 /// and the M key (as markNow.js reports it) each add a point annotation at the newest sample's time, tagged "mark".
 /// </summary>
-public sealed class MarkNowButtonTests : MudTestContext
+public sealed class MarkNowButtonTests : AppComponentTestContext
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
-
     [Fact]
     public async Task TheButtonAddsAPointAnnotationAtTheNewestSampleTime()
     {
@@ -52,20 +48,13 @@ public sealed class MarkNowButtonTests : MudTestContext
 
     private async Task<(Requester Me, MeasurementInfo Info, AnnotationService Service)> ArrangeAsync()
     {
-        var owner = await Users.CreateOperatorAsync(_factory.Services);
+        var owner = await Users.CreateOperatorAsync(Factory.Services);
         var me = new Requester(owner.Id, owner.Email!, IsAdmin: false);
-        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Marked run");
-        var record = (await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None))!;
-        var service = _factory.Services.GetRequiredService<AnnotationService>();
-        Context.Services.AddSingleton(service);
-        Context.Services.AddSingleton(_factory.Services.GetRequiredService<MeasurementEngine>());
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(me.UserId, me.UserName, me.IsAdmin)));
+        var id = await AccessProbe.StoreMeasurementAsync(Factory.Services, owner.Id, owner.Email!, "Marked run");
+        var record = (await Factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(me, id, CancellationToken.None))!;
+        var service = Provide<AnnotationService>();
+        Provide<MeasurementEngine>();
+        SignIn(me);
         return (me, record.ToInfo(), service);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _factory.Dispose();
     }
 }

@@ -259,8 +259,8 @@ public abstract class MeasurementApiTests(DatabaseProvider provider) : IDisposab
 
     private async Task<(HttpClient Client, string UserId)> OperatorWithIdAsync()
     {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return (await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password), user.Id);
+        var (user, client) = await HttpLogin.LoggedInOperatorAsync(_factory);
+        return (client, user.Id);
     }
 
     private async Task SetParallelLimitAsync(string userId, int limit)

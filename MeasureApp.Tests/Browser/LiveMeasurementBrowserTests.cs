@@ -39,7 +39,6 @@ public sealed class LiveMeasurementBrowserTests(BrowserFixture browser) : IClass
         var text = await row.InnerTextAsync();
         Assert.Contains("Stopped", text, StringComparison.Ordinal);
         Assert.Contains(AppFactory.AdminEmail, text, StringComparison.Ordinal);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("measurements.png"), FullPage = true });
 
         // Log out from the app bar: the next protected page asks for a login again.
         await page.ClickAsync("#logout");

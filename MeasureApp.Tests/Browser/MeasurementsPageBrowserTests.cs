@@ -36,6 +36,10 @@ public sealed class MeasurementsPageBrowserTests(BrowserFixture browser) : IClas
         await Row(owner, "Alpha run").WaitForAsync();
         Assert.Equal(0, await Row(owner, "Beta run").CountAsync());
         Assert.Equal(0, await owner.Locator("#owner-filter").CountAsync());
+        // The date range filter's label stays clear of its underline (it was drawn across it).
+        var started = await owner.EvaluateAsync<double[]>(StartedLabelAndUnderlineJs);
+        Assert.True(started[0] <= started[1], $"The 'Started' label ends at y = {started[0]:0.#} px, below the top of its underline at {started[1]:0.#} px.");
+        await owner.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserFixture.ScreenshotPath("measurements.png"), FullPage = true });
         await Row(owner, "Alpha run").Locator(".delete-measurement").ClickAsync();
         await owner.Locator(".mud-dialog button", new PageLocatorOptions { HasText = "Delete" }).ClickAsync();
         await Row(owner, "Alpha run").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
@@ -46,6 +50,20 @@ public sealed class MeasurementsPageBrowserTests(BrowserFixture browser) : IClas
         Assert.Equal(1, (await catalog.ListAsync(new Requester(beta.Id, beta.Email!, IsAdmin: false), new MeasurementQuery(), CancellationToken.None)).Total);
         await owner.Context.CloseAsync();
     }
+
+    // The bottom of the "Started" label's text and the top of the underline of the input it labels.
+    private const string StartedLabelAndUnderlineJs = """
+        () => {
+            const label = [...document.querySelectorAll('#measurements-grid label')].find(l => l.textContent.trim() === 'Started');
+            const input = label.closest('.mud-input-control').querySelector('.mud-input');
+            const line = getComputedStyle(input, '::before');
+            const range = document.createRange();
+            range.selectNodeContents(label);
+            const text = range.getBoundingClientRect();
+            const box = input.getBoundingClientRect();
+            return [text.bottom, box.bottom - parseFloat(line.borderBottomWidth || '1')];
+        }
+        """;
 
     private static ILocator Row(IPage page, string name) => page.Locator("#measurements-grid tbody tr", new PageLocatorOptions { HasText = name });
 }

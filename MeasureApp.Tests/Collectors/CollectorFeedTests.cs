@@ -102,11 +102,8 @@ public abstract class CollectorFeedTests(DatabaseProvider provider) : IDisposabl
         return Convert.FromHexString(created.GetProperty("token").GetString()!);
     }
 
-    private async Task<HttpClient> OperatorAsync()
-    {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password);
-    }
+    private async Task<HttpClient> OperatorAsync() =>
+        (await HttpLogin.LoggedInOperatorAsync(_factory)).Client;
 }
 
 public sealed class SqliteCollectorFeedTests() : CollectorFeedTests(DatabaseProvider.Sqlite);

@@ -112,11 +112,8 @@ public abstract class CollectorTokenApiTests(DatabaseProvider provider) : IDispo
         GC.SuppressFinalize(this);
     }
 
-    private async Task<HttpClient> OperatorAsync()
-    {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password);
-    }
+    private async Task<HttpClient> OperatorAsync() =>
+        (await HttpLogin.LoggedInOperatorAsync(_factory)).Client;
 
     internal static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 

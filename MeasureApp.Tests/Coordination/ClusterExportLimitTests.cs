@@ -10,23 +10,13 @@ namespace MeasureApp.Tests.Coordination;
 
 /// <summary>Issue 13: <c>Limits:MaxConcurrentExports</c> holds across the instances sharing one Redis, and per
 /// instance while Redis cannot be reached.</summary>
-public sealed class ClusterExportLimitTests : IAsyncLifetime
+public sealed class ClusterExportLimitTests : TwoRedisInstances
 {
-    private readonly string _prefix = RedisKit.NewPrefix();
-    private ConnectionMultiplexer? _redisA;
-    private ConnectionMultiplexer? _redisB;
-
-    public async Task InitializeAsync()
-    {
-        _redisA = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
-        _redisB = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
-    }
-
     [Fact]
     public async Task TwoInstancesTogetherAdmitNoMoreExportsOfAUserThanTheLimit()
     {
-        var a = new ExportSlots(new RedisExportSlots(await RedisKit.LinkAsync(_redisA!, _prefix, "a")));
-        var b = new ExportSlots(new RedisExportSlots(await RedisKit.LinkAsync(_redisB!, _prefix, "b")));
+        var a = new ExportSlots(new RedisExportSlots(await RedisKit.LinkAsync(RedisA, Prefix, "a")));
+        var b = new ExportSlots(new RedisExportSlots(await RedisKit.LinkAsync(RedisB, Prefix, "b")));
 
         var first = await a.TryEnterAsync("user-1", 2);
         await using var second = await b.TryEnterAsync("user-1", 2);
@@ -42,7 +32,7 @@ public sealed class ClusterExportLimitTests : IAsyncLifetime
         // A refused export holds nothing, here or in Redis.
         Assert.Equal(1, a.CountFor("user-1"));
         Assert.Equal(1, b.CountFor("user-1"));
-        var fields = await _redisA!.GetDatabase().HashGetAllAsync(_prefix + "exports:user-1");
+        var fields = await RedisA.GetDatabase().HashGetAllAsync(Prefix + "exports:user-1");
         Assert.Equal(2, fields.Sum(f => (int)f.Value));
 
         await first.DisposeAsync();
@@ -59,7 +49,7 @@ public sealed class ClusterExportLimitTests : IAsyncLifetime
         var port = ((IPEndPoint)nothing.LocalEndpoint).Port;
         nothing.Stop();
         await using var unreachable = await RedisKit.ConnectAsync($"127.0.0.1:{port},connectTimeout=300,connectRetry=0");
-        var link = new RedisLink(unreachable, new RedisCoordinationOptions { KeyPrefix = _prefix, InstanceId = "alone" }, TimeProvider.System, NullLogger<RedisLink>.Instance);
+        var link = new RedisLink(unreachable, new RedisCoordinationOptions { KeyPrefix = Prefix, InstanceId = "alone" }, TimeProvider.System, NullLogger<RedisLink>.Instance);
         var alone = new ExportSlots(new RedisExportSlots(link));
 
         await using var first = await alone.TryEnterAsync("user-3", 2);
@@ -70,11 +60,5 @@ public sealed class ClusterExportLimitTests : IAsyncLifetime
         Assert.NotNull(second);
         Assert.Null(third);
         Assert.False(link.IsReachable);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _redisA!.DisposeAsync();
-        await _redisB!.DisposeAsync();
     }
 }

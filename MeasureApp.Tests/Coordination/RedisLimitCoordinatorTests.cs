@@ -33,25 +33,54 @@ internal static class RedisKit
     }
 }
 
-/// <summary>Global per-user slots on the shared Redis, as two app instances see them.</summary>
-public sealed class RedisLimitCoordinatorTests : IAsyncLifetime
+/// <summary>
+/// Two app instances' connections to the test Redis and a key prefix of the test's own, whose keys are
+/// deleted afterwards: the arrangement of the cluster-wide limit tests.
+/// </summary>
+public abstract class TwoRedisInstances : IAsyncLifetime
 {
-    private readonly string _prefix = RedisKit.NewPrefix();
-    private ConnectionMultiplexer? _redisA;
-    private ConnectionMultiplexer? _redisB;
+    /// <summary>Prefix of every key the test writes.</summary>
+    protected string Prefix { get; } = RedisKit.NewPrefix();
+
+    /// <summary>Instance A's connection.</summary>
+    protected ConnectionMultiplexer RedisA { get; private set; } = null!;
+
+    /// <summary>Instance B's connection.</summary>
+    protected ConnectionMultiplexer RedisB { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        _redisA = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
-        _redisB = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
+        RedisA = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
+        RedisB = await RedisKit.ConnectAsync(TestEnvironment.RedisConnectionString);
     }
 
+    public async Task DisposeAsync()
+    {
+        await DeletePrefixAsync();
+        await RedisA.DisposeAsync();
+        await RedisB.DisposeAsync();
+    }
+
+    /// <summary>Deletes every key of the test (what a restart of an unpersisted Redis does to them).</summary>
+    protected async Task DeletePrefixAsync()
+    {
+        var server = RedisA.GetServer(RedisA.GetEndPoints()[0]);
+        await foreach (var key in server.KeysAsync(pattern: Prefix + "*"))
+        {
+            await RedisA.GetDatabase().KeyDeleteAsync(key);
+        }
+    }
+}
+
+/// <summary>Global per-user slots on the shared Redis, as two app instances see them.</summary>
+public sealed class RedisLimitCoordinatorTests : TwoRedisInstances
+{
     [Fact]
     public async Task FiftyParallelStartsSplitAcrossTwoInstancesNeverExceedTheLimit()
     {
         const int max = 7;
-        using var a = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisA!, _prefix, "a"), new RedisKit.NoDatabase(), TimeProvider.System);
-        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisB!, _prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var a = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisA, Prefix, "a"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisB, Prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
 
         var attempts = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
         {
@@ -64,23 +93,23 @@ public sealed class RedisLimitCoordinatorTests : IAsyncLifetime
         Assert.All(attempts, x => Assert.InRange(x.InUse, 1, max));
         Assert.All(attempts.Where(x => !x.Acquired), x => Assert.Equal(max, x.InUse));
         Assert.Equal(max, a.HeldBy("user-1") + b.HeldBy("user-1"));
-        var fields = await _redisA!.GetDatabase().HashGetAllAsync(_prefix + "limits:user-1");
+        var fields = await RedisA.GetDatabase().HashGetAllAsync(Prefix + "limits:user-1");
         Assert.Equal(max, fields.Sum(f => (int)f.Value));
 
         foreach (var x in attempts.Where(x => x.Acquired))
         {
             await x.Coordinator.ReleaseMeasurementSlotAsync("user-1", CancellationToken.None);
         }
-        Assert.False(await _redisA.GetDatabase().KeyExistsAsync(_prefix + "limits:user-1"));
+        Assert.False(await RedisA.GetDatabase().KeyExistsAsync(Prefix + "limits:user-1"));
         Assert.Equal((true, 1), await b.TryAcquireMeasurementSlotAsync("user-1", max, CancellationToken.None));
     }
 
     [Fact]
     public async Task ADeadInstancesSlotsAreFreedOnceItsLivenessKeyExpires()
     {
-        var deadLink = await RedisKit.LinkAsync(_redisA!, _prefix, "dead", livenessTtl: TimeSpan.FromSeconds(2));
+        var deadLink = await RedisKit.LinkAsync(RedisA, Prefix, "dead", livenessTtl: TimeSpan.FromSeconds(2));
         using var dead = new RedisLimitCoordinator(deadLink, new RedisKit.NoDatabase(), TimeProvider.System);
-        using var alive = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisB!, _prefix, "alive"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var alive = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisB, Prefix, "alive"), new RedisKit.NoDatabase(), TimeProvider.System);
         for (var i = 0; i < 3; i++)
         {
             Assert.True((await dead.TryAcquireMeasurementSlotAsync("user-2", 3, CancellationToken.None)).Acquired);
@@ -88,18 +117,18 @@ public sealed class RedisLimitCoordinatorTests : IAsyncLifetime
         Assert.Equal((false, 3), await alive.TryAcquireMeasurementSlotAsync("user-2", 3, CancellationToken.None));
 
         // The instance "crashes": nobody renews its liveness key, and it never releases.
-        var db = _redisB!.GetDatabase();
-        await Eventually.TrueAsync(async () => !await db.KeyExistsAsync(_prefix + "instance:dead"), "the dead instance's liveness key expires");
+        var db = RedisB.GetDatabase();
+        await Eventually.TrueAsync(async () => !await db.KeyExistsAsync(Prefix + "instance:dead"), "the dead instance's liveness key expires");
 
         Assert.Equal((true, 1), await alive.TryAcquireMeasurementSlotAsync("user-2", 3, CancellationToken.None));
-        Assert.False(await db.HashExistsAsync(_prefix + "limits:user-2", "dead"));
+        Assert.False(await db.HashExistsAsync(Prefix + "limits:user-2", "dead"));
     }
 
     [Fact]
     public async Task AReleaseWithoutASlotTakesNothingFromOthers()
     {
-        using var a = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisA!, _prefix, "a"), new RedisKit.NoDatabase(), TimeProvider.System);
-        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisB!, _prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var a = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisA, Prefix, "a"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisB, Prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
         Assert.Equal((true, 1), await a.TryAcquireMeasurementSlotAsync("user-3", 2, CancellationToken.None));
 
         await b.ReleaseMeasurementSlotAsync("user-3", CancellationToken.None);
@@ -111,9 +140,9 @@ public sealed class RedisLimitCoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task ARedisThatLostItsKeysWithoutAFailedCommandGetsTheCountsBackAtTheNextCheck()
     {
-        var linkA = await RedisKit.LinkAsync(_redisA!, _prefix, "a");
+        var linkA = await RedisKit.LinkAsync(RedisA, Prefix, "a");
         using var a = new RedisLimitCoordinator(linkA, new RedisKit.NoDatabase(), TimeProvider.System);
-        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(_redisB!, _prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
+        using var b = new RedisLimitCoordinator(await RedisKit.LinkAsync(RedisB, Prefix, "b"), new RedisKit.NoDatabase(), TimeProvider.System);
         Assert.Equal((true, 1), await a.TryAcquireMeasurementSlotAsync("user-4", 2, CancellationToken.None));
         Assert.Equal((true, 2), await a.TryAcquireMeasurementSlotAsync("user-4", 2, CancellationToken.None));
 
@@ -125,22 +154,6 @@ public sealed class RedisLimitCoordinatorTests : IAsyncLifetime
         Assert.Equal((false, 2), await b.TryAcquireMeasurementSlotAsync("user-4", 2, CancellationToken.None));
     }
 
-    public async Task DisposeAsync()
-    {
-        await DeletePrefixAsync();
-        await _redisA!.DisposeAsync();
-        await _redisB!.DisposeAsync();
-    }
-
-    private async Task DeletePrefixAsync()
-    {
-        var server = _redisA!.GetServer(_redisA.GetEndPoints()[0]);
-        var keys = server.KeysAsync(pattern: _prefix + "*");
-        await foreach (var key in keys)
-        {
-            await _redisA.GetDatabase().KeyDeleteAsync(key);
-        }
-    }
 }
 
 /// <summary>Redis unreachable: the limit comes from the database (both providers), and Redis gets the counts back after.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using MeasureApp.Data;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace MeasureApp.Tests.Infrastructure;
@@ -41,6 +42,14 @@ public static partial class HttpLogin
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.DoesNotContain("Lockout", response.Headers.Location?.ToString() ?? "", StringComparison.Ordinal);
         return client;
+    }
+
+    /// <summary>A new operator and a client logged in as them.</summary>
+    public static async Task<(AppUser User, HttpClient Client)> LoggedInOperatorAsync(AppFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var user = await Users.CreateOperatorAsync(factory.Services);
+        return (user, await LoggedInClientAsync(factory, user.Email!, Users.Password));
     }
 
     [GeneratedRegex("name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"")]

@@ -14,15 +14,6 @@ namespace MeasureApp.Tests.Sharing;
 /// </summary>
 public sealed class ShareBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private const string PixelOfJs = """
-        (t) => {
-            const gd = document.getElementById('detail-chart');
-            const L = gd._fullLayout;
-            const box = gd.getBoundingClientRect();
-            return { x: box.left + L._size.l + L.xaxis.d2p(t), y: box.top + L._size.t + L._size.h / 2 };
-        }
-        """;
-
     [Fact]
     public async Task AColleagueSeesTheOwnersAnnotationExportsItsRangeAndLosesTheOpenPageWhenRevoked()
     {
@@ -33,13 +24,8 @@ public sealed class ShareBrowserTests(BrowserFixture browser) : IClassFixture<Br
         // The owner marks a range around the spike between two cursors.
         var page = await browser.LoggedInPageAsync(owner.Email!, Users.Password);
         await BrowserFixture.GotoInteractiveAsync(page, $"/measurements/{id}");
-        await page.WaitForFunctionAsync("() => { const gd = document.getElementById('detail-chart'); return gd && gd._fullLayout && gd.hasAttribute('tabindex'); }");
-        foreach (var (t, n) in new[] { (6.4, 1), (6.7, 2) })
-        {
-            var p = await page.EvaluateAsync<JsonElement>(PixelOfJs, t);
-            await page.Mouse.ClickAsync((float)p.GetProperty("x").GetDouble(), (float)p.GetProperty("y").GetDouble());
-            await page.WaitForFunctionAsync("(n) => (document.getElementById('detail-chart').layout.shapes || []).filter(s => (s.name || '').startsWith('cursor-t')).length >= n", n);
-        }
+        await DetailChartCursors.WaitForChartAsync(page);
+        await DetailChartCursors.PlaceAsync(page, 6.4, 6.7);
         await page.ClickAsync("#annotation-add");
         await page.Locator("#annotation-title").FillAsync("Bounce");
         await page.ClickAsync("#annotation-save");

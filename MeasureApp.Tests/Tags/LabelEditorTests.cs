@@ -3,7 +3,6 @@ using MeasureApp.Acquisition.Measurements;
 using MeasureApp.Components.Tags;
 using MeasureApp.Data;
 using MeasureApp.History;
-using MeasureApp.Identity;
 using MeasureApp.Tags;
 using MeasureApp.Tests.Infrastructure;
 using MeasureApp.Tests.Security;
@@ -17,11 +16,8 @@ namespace MeasureApp.Tests.Tags;
 /// database: the owner adds a tag with Enter, removes one, saves metadata; refused input shows the reason and
 /// stores nothing; a viewer without write access gets no controls.
 /// </summary>
-public sealed class LabelEditorTests : MudTestContext
+public sealed class LabelEditorTests : AppComponentTestContext
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private readonly AppFactory _factory = new(DatabaseProvider.Sqlite);
-
     [Fact]
     public async Task TheOwnerAddsATagWithEnterRemovesOneAndSavesMetadata()
     {
@@ -84,14 +80,13 @@ public sealed class LabelEditorTests : MudTestContext
     // the labels still load through the service, which finds the measurement for the signed-in user.
     private async Task<(Requester Me, MeasurementRecord Record, MeasurementLabelService Service)> ArrangeAsync(bool asOwner, string[] tags)
     {
-        var owner = await Users.CreateOperatorAsync(_factory.Services);
+        var owner = await Users.CreateOperatorAsync(Factory.Services);
         var ownerMe = new Requester(owner.Id, owner.Email!, IsAdmin: false);
-        var id = await AccessProbe.StoreMeasurementAsync(_factory.Services, owner.Id, owner.Email!, "Labelled run");
-        var service = _factory.Services.GetRequiredService<MeasurementLabelService>();
+        var id = await AccessProbe.StoreMeasurementAsync(Factory.Services, owner.Id, owner.Email!, "Labelled run");
+        var service = Provide<MeasurementLabelService>();
         Assert.Equal(LabelOutcome.Ok, (await service.SetTagsAsync(ownerMe, id, tags, CancellationToken.None)).Outcome);
-        var record = (await _factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None))!;
-        Context.Services.AddSingleton(service);
-        Context.Services.AddSingleton(new CurrentUser(new TestPrincipal(ownerMe.UserId, ownerMe.UserName, ownerMe.IsAdmin)));
+        var record = (await Factory.Services.GetRequiredService<MeasurementCatalog>().FindAsync(ownerMe, id, CancellationToken.None))!;
+        SignIn(ownerMe);
         if (!asOwner)
         {
             record = new MeasurementRecord
@@ -100,11 +95,5 @@ public sealed class LabelEditorTests : MudTestContext
             };
         }
         return (ownerMe, record, service);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _factory.Dispose();
     }
 }

@@ -31,17 +31,17 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
 
         Assert.Equal(["Calibration", "rev-b"], tags.EnumerateArray().Select(t => t.GetString()!).ToArray());
         Assert.Equal("SN-42", metadata.GetProperty("Serial number").GetString());
-        var one = await GetJsonAsync(client, $"/api/measurements/{id}");
+        var one = await ApiJson.GetAsync(client, $"/api/measurements/{id}");
         Assert.Equal(["Calibration", "rev-b"], one.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).ToArray());
         Assert.Equal("Ada", one.GetProperty("metadata").GetProperty("operator").GetString());
-        var listed = (await GetJsonAsync(client, "/api/measurements")).GetProperty("items").EnumerateArray().Single(m => m.GetProperty("id").GetGuid() == id);
+        var listed = (await ApiJson.GetAsync(client, "/api/measurements")).GetProperty("items").EnumerateArray().Single(m => m.GetProperty("id").GetGuid() == id);
         Assert.Equal(2, listed.GetProperty("metadata").EnumerateObject().Count());
 
         // A PUT replaces the whole set; empty ones clear it.
         Assert.Equal(["field"], (await PutAsync(client, $"/api/measurements/{id}/tags", new[] { "field" })).EnumerateArray().Select(t => t.GetString()!).ToArray());
         await PutAsync(client, $"/api/measurements/{id}/metadata", new Dictionary<string, string>());
-        Assert.Empty((await GetJsonAsync(client, $"/api/measurements/{id}/metadata")).EnumerateObject());
-        Assert.Equal(["field"], (await GetJsonAsync(client, $"/api/measurements/{id}/tags")).EnumerateArray().Select(t => t.GetString()!).ToArray());
+        Assert.Empty((await ApiJson.GetAsync(client, $"/api/measurements/{id}/metadata")).EnumerateObject());
+        Assert.Equal(["field"], (await ApiJson.GetAsync(client, $"/api/measurements/{id}/tags")).EnumerateArray().Select(t => t.GetString()!).ToArray());
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
 
         await PutAsync(admin, $"/api/measurements/{id}/tags", new[] { "reviewed" });
 
-        Assert.Equal("reviewed", Assert.Single((await GetJsonAsync(admin, $"/api/measurements/{id}/tags")).EnumerateArray()).GetString());
+        Assert.Equal("reviewed", Assert.Single((await ApiJson.GetAsync(admin, $"/api/measurements/{id}/tags")).EnumerateArray()).GetString());
     }
 
     [Fact]
@@ -83,9 +83,9 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
             AccessProbe.AssertNoSecret(foreignBody, ["secret-tag", "secret-project", ownerId]);
         }
         // Nothing the other user sent changed anything, and their search finds nothing of the owner's.
-        Assert.Equal("secret-tag", Assert.Single((await GetJsonAsync(owner, $"/api/measurements/{id}/tags")).EnumerateArray()).GetString());
-        Assert.Equal("secret-project", (await GetJsonAsync(owner, $"/api/measurements/{id}/metadata")).GetProperty("project").GetString());
-        Assert.Equal(0, (await GetJsonAsync(other, "/api/measurements?search=secret")).GetProperty("total").GetInt32());
+        Assert.Equal("secret-tag", Assert.Single((await ApiJson.GetAsync(owner, $"/api/measurements/{id}/tags")).EnumerateArray()).GetString());
+        Assert.Equal("secret-project", (await ApiJson.GetAsync(owner, $"/api/measurements/{id}/metadata")).GetProperty("project").GetString());
+        Assert.Equal(0, (await ApiJson.GetAsync(other, "/api/measurements?search=secret")).GetProperty("total").GetInt32());
         Assert.Equal(HttpStatusCode.Unauthorized, (await HttpLogin.CreateClient(_factory).GetAsync($"/api/measurements/{id}/tags")).StatusCode);
     }
 
@@ -146,7 +146,7 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await client.PutAsync($"/api/measurements/{id}/tags", form)).StatusCode);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await client.PutAsync($"/api/measurements/{id}/metadata", form)).StatusCode);
-        Assert.Empty((await GetJsonAsync(client, $"/api/measurements/{id}/tags")).EnumerateArray());
+        Assert.Empty((await ApiJson.GetAsync(client, $"/api/measurements/{id}/tags")).EnumerateArray());
     }
 
     [Fact]
@@ -170,8 +170,8 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
 
     private async Task<(HttpClient Client, string UserId)> OperatorAsync()
     {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return (await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password), user.Id);
+        var (user, client) = await HttpLogin.LoggedInOperatorAsync(_factory);
+        return (client, user.Id);
     }
 
     private Task<Guid> StoreAsync(string ownerId) => AccessProbe.StoreMeasurementAsync(_factory.Services, ownerId, ownerId, "Labelled");
@@ -179,14 +179,6 @@ public abstract class MeasurementLabelApiTests(DatabaseProvider provider) : IDis
     private static async Task<JsonElement> PutAsync<T>(HttpClient client, string path, T body)
     {
         var response = await client.PutAsJsonAsync(path, body);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {text}");
-        return JsonDocument.Parse(text).RootElement;
-    }
-
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
-    {
-        var response = await client.GetAsync(path);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement;

@@ -99,11 +99,8 @@ public abstract class UnknownAddressTests(DatabaseProvider provider) : IDisposab
         GC.SuppressFinalize(this);
     }
 
-    private async Task<HttpClient> OperatorClientAsync()
-    {
-        var user = await Users.CreateOperatorAsync(_factory.Services);
-        return await HttpLogin.LoggedInClientAsync(_factory, user.Email!, Users.Password);
-    }
+    private async Task<HttpClient> OperatorClientAsync() =>
+        (await HttpLogin.LoggedInOperatorAsync(_factory)).Client;
 
     private Task<HttpClient> AdminClientAsync() =>
         HttpLogin.LoggedInClientAsync(_factory, AppFactory.AdminEmail, AppFactory.AdminPassword);

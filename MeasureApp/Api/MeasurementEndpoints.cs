@@ -275,7 +275,7 @@ public static class MeasurementEndpoints
     {
         try
         {
-            return await catalog.FindWithAccessAsync(me, id, ct) is { IsReadOnly: true };
+            return (await catalog.FindWritableAsync(me, id, ct)).Verdict == WriteVerdict.ReadOnly;
         }
         catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
         {

@@ -15,6 +15,22 @@ public sealed record MeasurementPage(IReadOnlyList<MeasurementRecord> Items, int
 /// <param name="IsReadOnly">True for a shared reader; false for the owner or an admin.</param>
 public sealed record MeasurementAccess(MeasurementRecord Record, bool IsReadOnly);
 
+/// <summary>Whether a requester may change a measurement: the one rule behind every write path's 404 / 403.</summary>
+public enum WriteVerdict
+{
+    /// <summary>Unknown, or not visible to the requester: answered exactly like an unknown id (404).</summary>
+    NotFound,
+    /// <summary>Visible through a share only: it reads, but does not change it (403).</summary>
+    ReadOnly,
+    /// <summary>The owner or an admin.</summary>
+    Writable,
+}
+
+/// <summary>A <see cref="WriteVerdict"/> and the measurement it is about (null when not found).</summary>
+/// <param name="Verdict">What the requester may do.</param>
+/// <param name="Record">The measurement, unless <see cref="WriteVerdict.NotFound"/>.</param>
+public sealed record WriteAccess(WriteVerdict Verdict, MeasurementRecord? Record);
+
 /// <summary>Query of the measurements list.</summary>
 public sealed record MeasurementQuery
 {
@@ -121,6 +137,16 @@ public sealed class MeasurementCatalog(IDbContextFactory<AppDbContext> contexts,
         WithSpooledStop(row);
         return new MeasurementAccess(row, !requester.MayAccess(row.OwnerId));
     }
+
+    /// <summary>
+    /// Whether the requester may change the measurement: not found (also when it is another user's and not shared
+    /// with them), read-only (shared with them) or writable (owner, admin). Write paths that answer a shared reader
+    /// differently from a stranger (403 against 404) ask this.
+    /// </summary>
+    public async Task<WriteAccess> FindWritableAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>
+        await FindWithAccessAsync(requester, id, cancellationToken) is { } access
+            ? new WriteAccess(access.IsReadOnly ? WriteVerdict.ReadOnly : WriteVerdict.Writable, access.Record)
+            : new WriteAccess(WriteVerdict.NotFound, null);
 
     /// <summary>Whether the requester may read the measurement (owner, admin, share); the live attach of a shared reader asks this.</summary>
     public async Task<bool> MayReadAsync(Requester requester, Guid id, CancellationToken cancellationToken) =>

@@ -125,7 +125,7 @@ public sealed class TabPlayback(ISampleStore store, MeasurementCatalog catalog, 
     /// <summary>
     /// Starts a private simulation of <paramref name="device"/>'s signal model, playing from 0, within
     /// <paramref name="requester"/>'s limits (rate, channels, and as many at once as parallel
-    /// measurements); its samples and CPU are accounted to the requester like a measurement's.
+    /// measurements); its samples and pipeline time are accounted to the requester like a measurement's.
     /// Returns why it was refused, or null.
     /// </summary>
     public async Task<string?> StartSimulationAsync(Requester requester, DeviceOptions device, int channels, double sampleRate, CancellationToken cancellationToken)

@@ -36,7 +36,7 @@ public sealed record ShareResult(ShareOutcome Outcome, ShareInfo? Share = null, 
 /// <summary>
 /// Read-only sharing of a measurement with named users. The owner (or an admin) shares by e-mail, lists and
 /// revokes; a grantee reads (the catalog's <see cref="MeasurementCatalog.FindReadableAsync"/>) and never writes.
-/// Every call first asks <see cref="MeasurementCatalog.FindWithAccessAsync"/>, so an unrelated user's guess
+/// Every call first asks <see cref="MeasurementCatalog.FindWritableAsync"/>, so an unrelated user's guess
 /// answers exactly like an unknown id, and a grantee asking to share on gets <see cref="ShareOutcome.ReadOnly"/>.
 /// A revoke ends the grantee's open tabs at once (<see cref="ShareRevocations"/>). Shares, unshares are audited.
 /// </summary>
@@ -57,7 +57,7 @@ public sealed class ShareService(IDbContextFactory<AppDbContext> contexts, Measu
     /// <summary>Who may read the measurement through a share (the owner and admins only).</summary>
     public async Task<ShareResult> ListAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
-        if (await AccessAsync(requester, measurementId, cancellationToken) is { } refused)
+        if ((await AccessAsync(requester, measurementId, cancellationToken)).Refused is { } refused)
         {
             return refused;
         }
@@ -68,15 +68,10 @@ public sealed class ShareService(IDbContextFactory<AppDbContext> contexts, Measu
     /// <summary>Shares the measurement read-only with the user who has <paramref name="email"/>.</summary>
     public async Task<ShareResult> ShareAsync(Requester requester, Guid measurementId, string? email, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(requester);
-        var access = await catalog.FindWithAccessAsync(requester, measurementId, cancellationToken);
-        if (access is null)
+        var (refused, record) = await AccessAsync(requester, measurementId, cancellationToken);
+        if (refused is not null)
         {
-            return new ShareResult(ShareOutcome.NotFound);
-        }
-        if (access.IsReadOnly)
-        {
-            return ReadOnly;
+            return refused;
         }
         var trimmed = email?.Trim() ?? "";
         if (trimmed.Length == 0 || trimmed.Length > MaxEmailLength || !trimmed.Contains('@', StringComparison.Ordinal) || trimmed.Any(char.IsControl))
@@ -90,7 +85,7 @@ public sealed class ShareService(IDbContextFactory<AppDbContext> contexts, Measu
         {
             return new ShareResult(ShareOutcome.Invalid, Message: $"No user has the e-mail {trimmed}. They must have an account first.");
         }
-        if (string.Equals(user.Id, access.Record.OwnerId, StringComparison.Ordinal))
+        if (string.Equals(user.Id, record!.OwnerId, StringComparison.Ordinal))
         {
             return new ShareResult(ShareOutcome.Invalid, Message: $"{user.Email} owns this measurement already.");
         }
@@ -119,22 +114,17 @@ public sealed class ShareService(IDbContextFactory<AppDbContext> contexts, Measu
             }
             return new ShareResult(ShareOutcome.Unchanged, new ShareInfo(user.Id, user.Email ?? trimmed, share.GrantedAt, requester.UserName));
         }
-        await audit.WriteAsync(requester, AuditActions.Share, measurementId, access.Record.Name, user.Id, user.Email);
+        await audit.WriteAsync(requester, AuditActions.Share, measurementId, record.Name, user.Id, user.Email);
         return new ShareResult(ShareOutcome.Ok, new ShareInfo(user.Id, user.Email ?? trimmed, share.GrantedAt, requester.UserName));
     }
 
     /// <summary>Ends the share of the user with <paramref name="email"/>: their open tabs lose the measurement at once.</summary>
     public async Task<ShareResult> RevokeAsync(Requester requester, Guid measurementId, string? email, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(requester);
-        var access = await catalog.FindWithAccessAsync(requester, measurementId, cancellationToken);
-        if (access is null)
+        var (refused, record) = await AccessAsync(requester, measurementId, cancellationToken);
+        if (refused is not null)
         {
-            return new ShareResult(ShareOutcome.NotFound);
-        }
-        if (access.IsReadOnly)
-        {
-            return ReadOnly;
+            return refused;
         }
         var normalized = (email ?? "").Trim().ToUpperInvariant();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -145,18 +135,24 @@ public sealed class ShareService(IDbContextFactory<AppDbContext> contexts, Measu
             return new ShareResult(ShareOutcome.NotShared, Message: $"This measurement is not shared with {email?.Trim()}.");
         }
         revocations.Revoked(measurementId, user!.Id);
-        await audit.WriteAsync(requester, AuditActions.Unshare, measurementId, access.Record.Name, user.Id, user.Email);
+        await audit.WriteAsync(requester, AuditActions.Unshare, measurementId, record!.Name, user.Id, user.Email);
         return new ShareResult(ShareOutcome.Ok);
     }
 
     private static ShareResult ReadOnly { get; } = new(ShareOutcome.ReadOnly,
         Message: "This measurement is shared with you read-only: only its owner or an admin shares it or sees who has access.");
 
-    private async Task<ShareResult?> AccessAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
+    // Sharing, unsharing and the list of who has access are the owner's or an admin's: the catalog's write verdict.
+    private async Task<(ShareResult? Refused, MeasurementRecord? Record)> AccessAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        var access = await catalog.FindWithAccessAsync(requester, measurementId, cancellationToken);
-        return access is null ? new ShareResult(ShareOutcome.NotFound) : access.IsReadOnly ? ReadOnly : null;
+        var access = await catalog.FindWritableAsync(requester, measurementId, cancellationToken);
+        return access.Verdict switch
+        {
+            WriteVerdict.Writable => (null, access.Record),
+            WriteVerdict.ReadOnly => (ReadOnly, null),
+            _ => (new ShareResult(ShareOutcome.NotFound), null),
+        };
     }
 
     private static async Task<IReadOnlyList<ShareInfo>> SharesAsync(AppDbContext db, Guid measurementId, CancellationToken cancellationToken)

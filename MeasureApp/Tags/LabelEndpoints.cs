@@ -47,8 +47,7 @@ public static class LabelEndpoints
     {
         LabelOutcome.Ok => TypedResults.Ok(body(result.Labels!)),
         LabelOutcome.Invalid => BadRequest(result.Error!),
-        LabelOutcome.Forbidden => TypedResults.Problem(title: "Not yours to change",
-            detail: "Only the measurement's owner or an admin changes its tags and metadata.", statusCode: StatusCodes.Status403Forbidden),
+        LabelOutcome.Forbidden => MeasurementEndpoints.ReadOnly("Only the measurement's owner or an admin changes its tags and metadata."),
         _ => NotFound(),
     };
 

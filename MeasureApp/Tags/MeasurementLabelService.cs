@@ -34,7 +34,7 @@ public sealed record LabelResult(LabelOutcome Outcome, MeasurementLabels? Labels
 /// <summary>
 /// Tags and metadata of measurements. Reads go through <see cref="MeasurementCatalog.FindReadableAsync"/> (whoever may see the
 /// measurement sees its labels; anyone else gets "not found"); writes also need write access, which is the owner or an
-/// admin (<see cref="Requester.MayAccess"/>) — a user the measurement is shared with reads but does not change them.
+/// admin (<see cref="MeasurementCatalog.FindWritableAsync"/>) — a user the measurement is shared with reads but does not change them.
 /// A write replaces the whole set, so a PUT is idempotent.
 /// </summary>
 public sealed class MeasurementLabelService(IDbContextFactory<AppDbContext> contexts, MeasurementCatalog catalog)
@@ -129,11 +129,12 @@ public sealed class MeasurementLabelService(IDbContextFactory<AppDbContext> cont
     private async Task<LabelResult?> WritableAsync(Requester requester, Guid measurementId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
-        if (await catalog.FindReadableAsync(requester, measurementId, cancellationToken) is not { } measurement)
+        return (await catalog.FindWritableAsync(requester, measurementId, cancellationToken)).Verdict switch
         {
-            return new LabelResult(LabelOutcome.NotFound);
-        }
-        return requester.MayAccess(measurement.OwnerId) ? null : new LabelResult(LabelOutcome.Forbidden);
+            WriteVerdict.Writable => null,
+            WriteVerdict.ReadOnly => new LabelResult(LabelOutcome.Forbidden),
+            _ => new LabelResult(LabelOutcome.NotFound),
+        };
     }
 
     /// <summary>Why <paramref name="tags"/> is refused, or null when it is fine.</summary>

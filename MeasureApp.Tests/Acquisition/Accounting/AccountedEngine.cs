@@ -31,6 +31,20 @@ internal sealed class AccountedEngine : IAsyncDisposable
         Engine = new MeasurementEngine(options, [Driver], Hub, Writer, Store, Limits, Time, NullLogger<MeasurementEngine>.Instance, Accountant);
     }
 
+    /// <summary>A running one-channel 1 kHz measurement of <paramref name="owner"/>, as the hub tests open it.</summary>
+    public static MeasurementInfo LiveInfo(Requester owner) => new()
+    {
+        Id = Guid.NewGuid(),
+        OwnerId = owner.UserId,
+        OwnerName = owner.UserName,
+        Name = "live",
+        DeviceId = "sim1",
+        Channels = [new ChannelInfo("ch1", "V")],
+        SampleRate = 1000,
+        State = MeasurementState.Running,
+        StartedAt = DateTimeOffset.UnixEpoch,
+    };
+
     public FakeTimeProvider Time { get; } = new();
     public ResourceAccountant Accountant { get; }
     public InMemorySampleStore Store { get; } = new();

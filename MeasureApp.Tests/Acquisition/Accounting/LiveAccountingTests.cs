@@ -143,18 +143,7 @@ public sealed class LiveAccountingTests
 
     private MeasurementInfo Open(Requester owner)
     {
-        var info = new MeasurementInfo
-        {
-            Id = Guid.NewGuid(),
-            OwnerId = owner.UserId,
-            OwnerName = owner.UserName,
-            Name = "live",
-            DeviceId = "sim1",
-            Channels = [new ChannelInfo("ch1", "V")],
-            SampleRate = 1000,
-            State = MeasurementState.Running,
-            StartedAt = DateTimeOffset.UnixEpoch,
-        };
+        var info = AccountedEngine.LiveInfo(owner);
         _hub.Open(info);
         _measurements[info.Id] = new Measurement(info);
         return info;

@@ -19,18 +19,7 @@ public sealed class RegistrationTests
         await using var services = builder.Services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         var hub = services.GetRequiredService<LiveHub>();
         var accountant = services.GetRequiredService<ResourceAccountant>();
-        var info = new MeasurementInfo
-        {
-            Id = Guid.NewGuid(),
-            OwnerId = Alice.UserId,
-            OwnerName = Alice.UserName,
-            Name = "live",
-            DeviceId = "sim1",
-            Channels = [new ChannelInfo("ch1", "V")],
-            SampleRate = 1000,
-            State = MeasurementState.Running,
-            StartedAt = DateTimeOffset.UnixEpoch,
-        };
+        var info = AccountedEngine.LiveInfo(Alice);
         hub.Open(info);
 
         using var sub = hub.Subscribe(info.Id, Alice, new LiveView(100, TimeSpan.FromSeconds(1)));

@@ -154,19 +154,7 @@ public sealed class HistoryReadScenario : ILoadScenario
 
         // The stored time line (seconds → indices): read once per measurement, as AnalysisService keeps a stopped
         // measurement's; timed on its own, a few times.
-        var timeLineRecorder = new LatencyRecorder(5);
-        SampleRuns times = null!;
-        for (var r = 0; r < 6; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            times = await store.ReadRunsAsync(id, settings.SampleRate, cancellationToken);
-            sw.Stop();
-            if (r > 0)
-            {
-                timeLineRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
-            }
-        }
-        var timeLine = LatencySummary.From([timeLineRecorder]);
+        var (timeLine, times) = await TimedCalls.RunAsync(1, 5, () => store.ReadRunsAsync(id, settings.SampleRate, cancellationToken));
         await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"  time line (ReadRunsAsync, {times.Runs.Count} run(s) of {chunkCount} chunks): p50 {timeLine.PercentileNs(0.5) / 1e6:F1} ms, max {timeLine.MaxNs / 1e6:F1} ms"));
 
@@ -186,48 +174,30 @@ public sealed class HistoryReadScenario : ILoadScenario
                 doneFull = true;
                 span = stored;
             }
-            var recorder = new LatencyRecorder(settings.Reads);
-            DecimatedRange? last = null;
-            for (var r = 0; r < settings.WarmupReads + settings.Reads; r++)
+            var (summary, last) = await TimedCalls.RunAsync(settings.WarmupReads, settings.Reads, () =>
             {
                 var from = span == stored ? 0 : random.NextInt64(0, stored - span);
-                var sw = Stopwatch.StartNew();
-                last = await store.ReadDecimatedAsync(id, from, from + span, settings.Pixels, null, cancellationToken);
-                sw.Stop();
-                if (r >= settings.WarmupReads)
-                {
-                    recorder.Record((long)sw.Elapsed.TotalNanoseconds);
-                }
-            }
-            var summary = LatencySummary.From([recorder]);
+                return store.ReadDecimatedAsync(id, from, from + span, settings.Pixels, null, cancellationToken);
+            });
             var label = Label(span / settings.SampleRate);
             // Statistics of the same span, at random positions that start and end inside chunks.
-            var statsRecorder = new LatencyRecorder(settings.Reads);
-            RangeStatistics? lastStats = null;
-            for (var r = 0; r < settings.WarmupReads + settings.Reads; r++)
+            var (stats, lastStats) = await TimedCalls.RunAsync(settings.WarmupReads, settings.Reads, () =>
             {
                 var from = span == stored ? 0 : random.NextInt64(0, stored - span);
                 // What AnalysisService does for GET …/stats?from=&to=: seconds → indices on the (kept) stored
-                // time line, then the statistics; both are timed.
-                var sw = Stopwatch.StartNew();
+                // time line, then the statistics; both are timed (the random position and this check too: nanoseconds).
                 var fromIndex = times.FirstAtOrAfter(times.SecondsOf(from));
                 var toIndex = times.EndAtOrBefore(times.SecondsOf(from + span - 1));
-                lastStats = await store.ReadStatisticsAsync(id, fromIndex, toIndex, null, cancellationToken);
-                sw.Stop();
                 if (fromIndex != from || toIndex != from + span)
                 {
                     throw new InvalidOperationException($"The time line mapped [{from}, {from + span}) to [{fromIndex}, {toIndex}).");
                 }
-                if (r >= settings.WarmupReads)
-                {
-                    statsRecorder.Record((long)sw.Elapsed.TotalNanoseconds);
-                }
-            }
-            var stats = LatencySummary.From([statsRecorder]);
-            zooms.Add(new HistoryZoom(label, span, summary, last!.Level, last.SummaryRowsRead, last.RawSamplesRead, last.ColumnStarts.Count)
+                return store.ReadStatisticsAsync(id, fromIndex, toIndex, null, cancellationToken);
+            });
+            zooms.Add(new HistoryZoom(label, span, summary, last.Level, last.SummaryRowsRead, last.RawSamplesRead, last.ColumnStarts.Count)
             {
                 Statistics = stats,
-                StatisticsRows = lastStats!.SummaryRowsRead,
+                StatisticsRows = lastStats.SummaryRowsRead,
                 StatisticsRawSamples = lastStats.RawSamplesRead,
             });
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

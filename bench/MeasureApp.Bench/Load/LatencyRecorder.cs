@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace MeasureApp.Bench.Load;
 
 /// <summary>
@@ -23,6 +25,32 @@ public sealed class LatencyRecorder(int initialCapacity = 4096)
 
     /// <summary>The recorded samples (valid until the next <see cref="Record"/>).</summary>
     public ReadOnlySpan<long> Samples => _samples.AsSpan(0, Count);
+}
+
+/// <summary>The read-latency loop of the history and search scenarios: a few untimed calls, then timed ones.</summary>
+public static class TimedCalls
+{
+    /// <summary>
+    /// Calls <paramref name="call"/> <paramref name="warmup"/> times untimed, then <paramref name="timed"/> times with
+    /// each call's wall time recorded; returns their summary and the last call's answer.
+    /// </summary>
+    public static async Task<(LatencySummary Latency, T Last)> RunAsync<T>(int warmup, int timed, Func<Task<T>> call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var recorder = new LatencyRecorder(timed);
+        T last = default!;
+        for (var r = 0; r < warmup + timed; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            last = await call();
+            sw.Stop();
+            if (r >= warmup)
+            {
+                recorder.Record((long)sw.Elapsed.TotalNanoseconds);
+            }
+        }
+        return (LatencySummary.From([recorder]), last);
+    }
 }
 
 /// <summary>Percentiles and a power-of-two histogram of merged latency samples.</summary>

@@ -101,20 +101,8 @@ public sealed class SearchScenario : ILoadScenario
         var timings = new List<SearchQueryTiming>();
         foreach (var (label, who, query) in queries)
         {
-            var recorder = new LatencyRecorder(settings.Reads);
-            var matches = 0;
-            for (var r = 0; r < 2 + settings.Reads; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                var page = await catalog.ListAsync(who, query with { PageSize = settings.PageSize }, cancellationToken);
-                sw.Stop();
-                matches = page.Total;
-                if (r >= 2)
-                {
-                    recorder.Record((long)sw.Elapsed.TotalNanoseconds);
-                }
-            }
-            var summary = LatencySummary.From([recorder]);
+            var (summary, page) = await TimedCalls.RunAsync(2, settings.Reads, () => catalog.ListAsync(who, query with { PageSize = settings.PageSize }, cancellationToken));
+            var matches = page.Total;
             timings.Add(new SearchQueryTiming(label, matches, summary));
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  {label,-42} {matches,7} matches: p50 {summary.PercentileNs(0.5) / 1e6:F2} ms, p95 {summary.PercentileNs(0.95) / 1e6:F2} ms"));
