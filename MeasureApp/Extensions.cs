@@ -172,6 +172,7 @@ public static class MeasureAppExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddProblemDetails();
         services.AddMudServices();
+        services.AddSingleton(sp => new FrameClock(sp.GetRequiredService<TimeProvider>()));
         services.AddScoped<UserSession>();
         services.AddScoped<LiveDrawBatch>();
         services.AddLiveRelay(builder.Configuration);

@@ -40,13 +40,30 @@ public sealed class LiveDrawBatchTests : IAsyncDisposable
 
         batch.Queue("chart-a", Frame(0.5, 1), 4000, ex => first = ex);
         batch.Queue("chart-b", Frame(0.5, 2), 4000, ex => second = ex);
-        await batch.FlushAsync();
-        await batch.FlushAsync();
+        await batch.FlushAsync(CancellationToken.None);
+        await batch.FlushAsync(CancellationToken.None);
 
         var call = Assert.Single(module.Invocations["extendMany"]);
         Assert.Equal(["chart-a", "chart-b"], ((IEnumerable<string>)call.Arguments[0]!).ToArray());
         Assert.Null(first);
         Assert.Equal("no plot element", Assert.IsType<JSException>(second).Message);
+    }
+
+    [Fact]
+    public async Task ANullAnswerMeansEveryChartDrew()
+    {
+        var module = _browser.JSInterop.SetupModule("./js/liveChart.js");
+        module.Setup<string?[]>("extendMany", _ => true).SetResult(null!);
+        await using var session = DetachedSession();
+        var batch = new LiveDrawBatch(_browser.Services.GetRequiredService<IJSRuntime>(), session);
+        var told = new List<Exception>();
+
+        batch.Queue("chart-a", Frame(0.5, 1), 4000, told.Add);
+        batch.Queue("chart-b", Frame(0.5, 2), 4000, told.Add);
+        await batch.FlushAsync(CancellationToken.None);
+
+        Assert.Single(module.Invocations["extendMany"]);
+        Assert.Empty(told);
     }
 
     [Fact]
@@ -60,7 +77,7 @@ public sealed class LiveDrawBatchTests : IAsyncDisposable
 
         batch.Queue("chart-a", Frame(0.5, 1), 4000, ex => told.Add("a: " + ex.Message));
         batch.Queue("chart-b", Frame(0.5, 2), 4000, ex => told.Add("b: " + ex.Message));
-        await batch.FlushAsync();
+        await batch.FlushAsync(CancellationToken.None);
 
         Assert.Equal(["a: Plotly is not loaded", "b: Plotly is not loaded"], told);
     }

@@ -39,8 +39,12 @@ public sealed class LiveDrawBatch : IAsyncDisposable
         }
     }
 
-    /// <summary>Draws everything queued with one call to <c>js/liveChart.js</c>'s <c>extendMany</c>.</summary>
-    public async Task FlushAsync()
+    /// <summary>
+    /// Draws everything queued with one call to <c>js/liveChart.js</c>'s <c>extendMany</c>. The call carries
+    /// the tab's token instead of the interop timeout: a timeout is a timer created and disposed per call,
+    /// and at thousands of calls a second those timers contended for the runtime's timer-queue lock.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
     {
         List<Entry> batch;
         lock (_gate)
@@ -55,8 +59,8 @@ public sealed class LiveDrawBatch : IAsyncDisposable
         string?[]? failures;
         try
         {
-            _module ??= await _js.InvokeAsync<IJSObjectReference>("import", "./js/liveChart.js");
-            failures = await _module.InvokeAsync<string?[]>("extendMany",
+            _module ??= await _js.InvokeAsync<IJSObjectReference>("import", cancellationToken, "./js/liveChart.js");
+            failures = await _module.InvokeAsync<string?[]?>("extendMany", cancellationToken,
                 batch.Select(e => e.ChartId), batch.Select(e => e.Frame.X), batch.Select(e => e.Frame.Y), batch.Select(e => e.MaxPoints));
         }
         catch (Exception ex) when (ex is not JSDisconnectedException and not OperationCanceledException and not OutOfMemoryException)

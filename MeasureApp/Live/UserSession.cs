@@ -26,7 +26,7 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 /// </summary>
 public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger,
     ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null, MeasureApp.Monitoring.LiveLatencyStats? latencyStats = null,
-    MeasureApp.Audit.AuditLog? audit = null, MeasureApp.History.MeasurementCatalog? catalog = null, MeasureApp.Sharing.ShareRevocations? revocations = null) : IAsyncDisposable
+    MeasureApp.Audit.AuditLog? audit = null, MeasureApp.History.MeasurementCatalog? catalog = null, MeasureApp.Sharing.ShareRevocations? revocations = null, FrameClock? frameClock = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
@@ -241,11 +241,14 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
 
     private async Task DrainLoopAsync(CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / MaxFramesPerSecond), time);
+        // The server's shared frame tick; a session made without one (tests) ticks on a clock of its own.
+        using var own = frameClock is null ? new FrameClock(time) : null;
+        var clock = frameClock ?? own!;
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            while (true)
             {
+                await clock.NextTickAsync(ct);
                 List<Attachment> attachments;
                 lock (_gate)
                 {
@@ -274,7 +277,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// Runs after every drain tick, once each chart had its turn: <see cref="LiveDrawBatch"/> draws the
     /// frames the charts queued with one browser call for the tab.
     /// </summary>
-    public Func<Task>? AfterDrain { get; set; }
+    public Func<CancellationToken, Task>? AfterDrain { get; set; }
 
     private async Task FlushAsync(CancellationToken ct)
     {
@@ -284,7 +287,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         }
         try
         {
-            await flush();
+            await flush(ct);
         }
         catch (Microsoft.JSInterop.JSDisconnectedException ex)
         {
