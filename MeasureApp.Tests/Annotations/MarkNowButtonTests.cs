@@ -46,6 +46,29 @@ public sealed class MarkNowButtonTests : AppComponentTestContext
         Assert.Equal(["mark"], Assert.Single((await service.ListAsync(me, info.Id, CancellationToken.None))!).Tags);
     }
 
+    // A closing tab cancels the circuit's pending interop calls: the button's dispose (stop listening, release the
+    // module) must take that cancellation instead of raising it as an unhandled circuit exception.
+    [Fact]
+    public async Task ClosingTheTabWhileTheKeyListenerStopsIsNotAnError()
+    {
+        var (_, info, _) = await ArrangeAsync();
+        var keys = Context.JSInterop.SetupModule("./js/markNow.js");
+        keys.SetupVoid("listen", _ => true).SetVoidResult();
+        keys.SetupVoid("stop", _ => true).SetException(new TaskCanceledException("The tab closed."));
+        var annotations = Context.JSInterop.SetupModule("./js/annotations.js");
+        annotations.SetupVoid("detach", _ => true).SetException(new TaskCanceledException("The tab closed."));
+
+        var button = Render<MarkNowButton>(p => p.Add(c => c.Measurement, info).Add(c => c.ChartId, "live-chart-x"));
+        button.WaitForAssertion(() => Assert.Contains(keys.Invocations, i => i.Identifier == "listen"), Wait);
+
+        await Context.DisposeComponentsAsync();
+
+        Assert.Contains(keys.Invocations, i => i.Identifier == "stop");
+        Assert.Contains(annotations.Invocations, i => i.Identifier == "detach");
+        var failed = Context.Renderer.UnhandledException;
+        Assert.False(failed.IsCompleted, failed.IsCompleted ? (await failed).ToString() : "");
+    }
+
     private async Task<(Requester Me, MeasurementInfo Info, AnnotationService Service)> ArrangeAsync()
     {
         var owner = await Users.CreateOperatorAsync(Factory.Services);
