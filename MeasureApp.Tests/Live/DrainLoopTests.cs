@@ -31,13 +31,7 @@ public sealed class DrainLoopTests
         Assert.NotNull(broken);
         Assert.NotNull(healthy);
 
-        var waited = TimeSpan.Zero;
-        while (renders < 10)
-        {
-            Assert.True(waited < TimeSpan.FromSeconds(10), $"the healthy chart keeps drawing ({renders} renders)");
-            await StepAsync(h, tab);
-            waited += Tick;
-        }
+        await StepUntilAsync(h, tab, () => renders >= 10, () => $"the healthy chart keeps drawing ({renders} renders)");
 
         Assert.IsType<InvalidOperationException>(fault);
         Assert.True(await h.Engine.StopAsync(m.Id, Alice, CancellationToken.None));
@@ -64,21 +58,26 @@ public sealed class DrainLoopTests
             return Task.CompletedTask;
         }, _ => { });
         Assert.True(tab.IsDraining);
-        var waited = TimeSpan.Zero;
-        while (renders == 0)
-        {
-            Assert.True(waited < TimeSpan.FromSeconds(10), $"the second chart draws: ticks {tab.DrainTicks}, state {h.Engine.Find(m.Id, Alice)?.State}, samples {h.Engine.Find(m.Id, Alice)?.SampleCount}");
-            await StepAsync(h, tab);
-            waited += Tick;
-        }
+        await StepUntilAsync(h, tab, () => renders > 0,
+            () => $"the second chart draws: ticks {tab.DrainTicks}, state {h.Engine.Find(m.Id, Alice)?.State}, samples {h.Engine.Find(m.Id, Alice)?.SampleCount}");
         Assert.True(await h.Engine.StopAsync(m.Id, Alice, CancellationToken.None));
     }
 
-    // Moves the fake clock one tick and waits until the tab's drain loop has run it.
-    private static async Task StepAsync(EngineHarness h, UserSession tab)
+    /// <summary>
+    /// Moves the fake clock tick by tick, each time waiting until the tab's drain loop has run it, until
+    /// <paramref name="done"/>. Bounded by real time, not by fake time: the simulated device and the engine's
+    /// pipeline run on the thread pool, and on a loaded machine the stepping can run far ahead of them in fake
+    /// time before their first block arrives (a bound of 10 fake seconds failed once with 0 samples).
+    /// </summary>
+    internal static async Task StepUntilAsync(EngineHarness h, UserSession tab, Func<bool> done, Func<string> what)
     {
-        var before = tab.DrainTicks;
-        h.Time.Advance(Tick);
-        await Eventually.TrueAsync(() => tab.DrainTicks > before, "the drain loop ticked");
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!done())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), what());
+            var before = tab.DrainTicks;
+            h.Time.Advance(Tick);
+            await Eventually.TrueAsync(() => tab.DrainTicks > before, "the drain loop ticked");
+        }
     }
 }

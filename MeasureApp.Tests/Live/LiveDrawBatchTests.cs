@@ -15,7 +15,6 @@ namespace MeasureApp.Tests.Live;
 /// <summary>A tab's live charts are drawn with one browser call per drain tick; a chart the browser fails on is told alone.</summary>
 public sealed class LiveDrawBatchTests : IAsyncDisposable
 {
-    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1.0 / UserSession.MaxFramesPerSecond);
     private readonly BunitContext _browser = new();
 
     private static LiveFrame Frame(double x, float y)
@@ -78,15 +77,8 @@ public sealed class LiveDrawBatchTests : IAsyncDisposable
         using var one = await tab.AttachAsync(m1.Id, 200, f => Queue("chart-1", f), _ => { });
         using var two = await tab.AttachAsync(m2.Id, 200, f => Queue("chart-2", f), _ => { });
 
-        var waited = TimeSpan.Zero;
-        while (!module.Invocations["extendMany"].Any(c => ((IEnumerable<string>)c.Arguments[0]!).Count() == 2))
-        {
-            Assert.True(waited < TimeSpan.FromSeconds(10), $"both charts drawn in one call ({module.Invocations["extendMany"].Count} calls)");
-            var before = tab.DrainTicks;
-            h.Time.Advance(Tick);
-            await Eventually.TrueAsync(() => tab.DrainTicks > before, "the drain loop ticked");
-            waited += Tick;
-        }
+        await DrainLoopTests.StepUntilAsync(h, tab, () => module.Invocations["extendMany"].Any(c => ((IEnumerable<string>)c.Arguments[0]!).Count() == 2),
+            () => $"both charts drawn in one call ({module.Invocations["extendMany"].Count} calls)");
 
         Assert.True(module.Invocations["extendMany"].Count <= tab.DrainTicks, $"{module.Invocations["extendMany"].Count} calls in {tab.DrainTicks} ticks");
         Assert.True(await h.Engine.StopAsync(m1.Id, Alice, CancellationToken.None));

@@ -134,18 +134,9 @@ internal sealed class NetworkConnection
                 Volatile.Write(ref _lastActivity, _listener.Time.GetTimestamp());
             }
         }
-        if (_byeRequested)
-        {
-            // The answer to BYE must not be dropped like advice: the collector waits for it to know all was read.
-            try
-            {
-                await _replies.Writer.WriteAsync(new Reply(FrameType.Bye, 0, Guid.Empty, 0), _write.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                // Hard close: the collector does not read.
-            }
-        }
+        // The answer to BYE (when asked for) is sent by the write loop after the queue: it must not be dropped
+        // like advice. Queued, it was: the queue drops writes when full (FullMode.DropWrite drops WriteAsync's
+        // item too), and a collector that sent many bad frames before BYE got an error as its last reply.
         _replies.Writer.TryComplete();
         await writer;
         try
@@ -445,24 +436,34 @@ internal sealed class NetworkConnection
             {
                 while (_replies.Reader.TryRead(out var reply))
                 {
-                    var n = reply.Type switch
-                    {
-                        FrameType.Welcome => FrameEncoder.WriteWelcome(frame, _listener.Device.MaxFrameBytes, (int)_listener.IdleTimeout.TotalMilliseconds),
-                        FrameType.Heartbeat => FrameEncoder.WriteHeartbeat(frame, reply.Sequence),
-                        FrameType.Bye => FrameEncoder.WriteBye(frame),
-                        _ => FrameEncoder.WriteError(frame, reply.Code, reply.MeasurementId, reply.Sequence, Describe(reply.Code)),
-                    };
-                    var sent = 0;
-                    while (sent < n)
-                    {
-                        sent += await _socket.SendAsync(frame.AsMemory(sent, n - sent), SocketFlags.None, ct);
-                    }
+                    await SendAsync(reply);
                 }
+            }
+            // The queue is complete: the read side has ended. A collector that said BYE hears BYE last.
+            if (_byeRequested)
+            {
+                await SendAsync(new Reply(FrameType.Bye, 0, Guid.Empty, 0));
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
         {
             // The peer went away or does not read; the read side reports what matters.
+        }
+
+        async Task SendAsync(Reply reply)
+        {
+            var n = reply.Type switch
+            {
+                FrameType.Welcome => FrameEncoder.WriteWelcome(frame, _listener.Device.MaxFrameBytes, (int)_listener.IdleTimeout.TotalMilliseconds),
+                FrameType.Heartbeat => FrameEncoder.WriteHeartbeat(frame, reply.Sequence),
+                FrameType.Bye => FrameEncoder.WriteBye(frame),
+                _ => FrameEncoder.WriteError(frame, reply.Code, reply.MeasurementId, reply.Sequence, Describe(reply.Code)),
+            };
+            var sent = 0;
+            while (sent < n)
+            {
+                sent += await _socket.SendAsync(frame.AsMemory(sent, n - sent), SocketFlags.None, ct);
+            }
         }
     }
 

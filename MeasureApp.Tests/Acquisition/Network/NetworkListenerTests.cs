@@ -378,6 +378,32 @@ public sealed class NetworkListenerTests
     /// new connections afterwards.
     /// </summary>
     [Fact]
+    public async Task ACollectorThatReadsLateStillHearsByeLastAfterManyRefusedFrames()
+    {
+        await using var listener = StartListener(_tokens);
+        var alice = await _tokens.IssueAsync("alice", default);
+        await using var collector = await TestCollector.ConnectAsync(listener.TcpEndPoint, receiveBufferBytes: 4096);
+        Assert.Equal(FrameType.Welcome, (await collector.HelloAsync(alice.Secret))?.Type);
+
+        // Frames for a measurement that does not run, each answered with an error the collector reads only after
+        // its BYE: the replies back up into the server's reply queue, which drops advice when full. BYE's answer
+        // must not be dropped with it (a loaded CI run saw an error as the last reply).
+        var unknown = DataFrame(Measurement("alice"), 0, samples: 1);
+        var burst = new byte[unknown.Length * 100_000];
+        for (var offset = 0; offset < burst.Length; offset += unknown.Length)
+        {
+            unknown.CopyTo(burst, offset);
+        }
+        await collector.SendAsync(burst);
+        await collector.SendAsync(Bye());
+        var replies = await collector.ReadToEndAsync();
+
+        Assert.Contains(replies, r => r.Code == NetworkErrorCode.NotFound);
+        Assert.True(replies.Count < 100_000, $"{replies.Count} replies: the queue never filled, so this test proved nothing");
+        Assert.Equal(FrameType.Bye, replies[^1].Type);
+    }
+
+    [Fact]
     public async Task MalformedFramesInterleavedWithValidOnesOverTcpLeaveTheValidDataIntact()
     {
         var device = new DeviceOptions

@@ -218,9 +218,14 @@ internal sealed class TestCollector : IAsyncDisposable
 
     public Socket Socket => _socket;
 
-    public static async Task<TestCollector> ConnectAsync(IPEndPoint endPoint)
+    public static async Task<TestCollector> ConnectAsync(IPEndPoint endPoint, int? receiveBufferBytes = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferBytes is { } bytes)
+        {
+            // Set before connecting, so the window the server sees is small from the start.
+            socket.ReceiveBufferSize = bytes;
+        }
         await socket.ConnectAsync(endPoint).WaitAsync(NetworkTestKit.Guard);
         return new TestCollector(socket);
     }

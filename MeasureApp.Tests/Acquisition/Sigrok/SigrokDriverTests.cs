@@ -30,7 +30,10 @@ public sealed class SigrokDriverTests
     [Fact]
     public async Task ATwoChannelDemoMeasurementStoresExactlyWhatSigrokCliPrintsForTheSameSettings()
     {
-        var observed = new ObservedDriver(new SigrokDriver(TimeProvider.System, NullLogger<SigrokDriver>.Instance));
+        // Exact times across chunks need delivery without a stall: on a loaded machine this process can miss
+        // sigrok-cli's output for seconds, which the default 1 s threshold reads as a device gap (a CI run under
+        // load re-based chunk 1 by 4.5 s). The resync has its own test below.
+        var observed = new ObservedDriver(new SigrokDriver(TimeProvider.System, NullLogger<SigrokDriver>.Instance, resyncAfter: TimeSpan.FromHours(1)));
         await using var h = await EngineHarness.StartNewAsync([Demo()], [observed]);
         var m = await h.StartMeasurementAsync(EngineHarness.Alice, new StartRequest { DeviceId = DeviceId, Name = "demo", Channels = 2, SampleRate = 1000 });
         Assert.Equal(["A2", "A1"], m.Channels.Select(c => c.Name));
@@ -54,6 +57,35 @@ public sealed class SigrokDriverTests
         // Times are start + index/rate, rounded to the ns, across chunks.
         var t0 = chunks[0].T0Ns;
         Assert.All(chunks, c => Assert.Equal(t0 + (long)Math.Round(c.FirstSampleIndex * 1e9 / 1000), c.T0Ns));
+    }
+
+    [Fact]
+    public async Task SamplesArrivingLaterThanTheResyncThresholdStartANewTimeBaseAndTheGapIsCounted()
+    {
+        // The driver's clock is fake: until it moves, every arrival is on time; then it jumps 60 s, so what
+        // arrives next is about a minute later than start + index/rate (a device that delivered nothing for a minute).
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var observed = new ObservedDriver(new SigrokDriver(time, NullLogger<SigrokDriver>.Instance));
+        await using var h = await EngineHarness.StartNewAsync([Demo()], [observed], time: time, writerTime: TimeProvider.System);
+        var m = await h.StartMeasurementAsync(EngineHarness.Alice, new StartRequest { DeviceId = DeviceId, Name = "gap", Channels = 2, SampleRate = 1000 });
+        await observed.WaitForSamplesAsync(m.Id, 300);
+
+        time.Advance(TimeSpan.FromSeconds(60));
+        var before = h.Engine.Find(m.Id, EngineHarness.Alice)!.SampleCount;
+        await observed.WaitForSamplesAsync(m.Id, before + 300);
+        var info = h.Engine.Find(m.Id, EngineHarness.Alice)!;
+        Assert.True(await h.Engine.StopAsync(m.Id, EngineHarness.Alice, CancellationToken.None));
+
+        Assert.Equal(1, info.Faults[SigrokDriver.FaultKinds.Gap]);
+        var chunks = h.Store.Chunks(m.Id).OrderBy(c => c.FirstSampleIndex).ToList();
+        var t0 = chunks[0].T0Ns;
+        var jump = chunks.FindIndex(c => c.T0Ns != t0 + (long)Math.Round(c.FirstSampleIndex * 1e9 / 1000));
+        Assert.True(jump > 0, "the chunks before the jump keep start + index/rate");
+        // The new base is the arrival minus what arrived (at most the samples read in real time meanwhile).
+        var late = chunks[jump].T0Ns - (t0 + (long)Math.Round(chunks[jump].FirstSampleIndex * 1e9 / 1000));
+        Assert.InRange(late, 30_000_000_000L, 60_000_000_000L);
+        var t1 = chunks[jump].T0Ns;
+        Assert.All(chunks.Skip(jump), c => Assert.Equal(t1 + (long)Math.Round((c.FirstSampleIndex - chunks[jump].FirstSampleIndex) * 1e9 / 1000), c.T0Ns));
     }
 
     [Fact]
