@@ -41,6 +41,20 @@ public sealed class LiveChartTests : MudTestContext
     }
 
     [Fact]
+    public async Task LiveChipsShowEachReportAndKeepTheCardsExtraChips()
+    {
+        var chips = Render<LiveStatusChips>(p => p.AddChildContent("<span class=\"chip-extra\">faults</span>"));
+        Assert.Equal("0 fps", chips.Find(".chip-fps").TextContent.Trim());
+
+        await chips.InvokeAsync(() => chips.Instance.Show(new ChartStatus(42.4, 17, 3, 1_000)));
+
+        Assert.Equal("42 fps", chips.Find(".chip-fps").TextContent.Trim());
+        Assert.Equal("17 ms", chips.Find(".chip-latency").TextContent.Trim());
+        Assert.Contains("mud-chip-color-warning", chips.Find(".chip-dropped").ClassName, StringComparison.Ordinal);
+        Assert.Equal("faults", chips.Find(".chip-extra").TextContent);
+    }
+
+    [Fact]
     public void ReplayChipsShowPositionSpeedAndState()
     {
         var chips = Render<StatusChips>(p => p

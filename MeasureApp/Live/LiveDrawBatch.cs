@@ -39,8 +39,14 @@ public sealed class LiveDrawBatch : IAsyncDisposable
         }
     }
 
-    /// <summary>Draws everything queued with one call to <c>js/liveChart.js</c>'s <c>extendMany</c>.</summary>
-    public async Task FlushAsync()
+    /// <summary>
+    /// Draws everything queued with one call to <c>js/liveChart.js</c>'s <c>extendMany</c>. The call carries the
+    /// tab's <paramref name="cancellationToken"/> instead of the interop's default timeout: that timeout is a timer
+    /// created and dropped per call, and at thousands of calls a second those timers contended for the runtime's
+    /// timer-queue lock (issue 14 profile). A closing tab cancels the call; a browser that stops answering is
+    /// the circuit's to end.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         List<Entry> batch;
         lock (_gate)
@@ -55,8 +61,8 @@ public sealed class LiveDrawBatch : IAsyncDisposable
         string?[]? failures;
         try
         {
-            _module ??= await _js.InvokeAsync<IJSObjectReference>("import", "./js/liveChart.js");
-            failures = await _module.InvokeAsync<string?[]>("extendMany",
+            _module ??= await _js.InvokeAsync<IJSObjectReference>("import", cancellationToken, "./js/liveChart.js");
+            failures = await _module.InvokeAsync<string?[]>("extendMany", cancellationToken,
                 batch.Select(e => e.ChartId), batch.Select(e => e.Frame.X), batch.Select(e => e.Frame.Y), batch.Select(e => e.MaxPoints));
         }
         catch (Exception ex) when (ex is not JSDisconnectedException and not OperationCanceledException and not OutOfMemoryException)
@@ -79,20 +85,7 @@ public sealed class LiveDrawBatch : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (_module is not null)
-        {
-            try
-            {
-                await _module.DisposeAsync();
-            }
-            catch (Exception e) when (e is JSDisconnectedException or TaskCanceledException)
-            {
-                // The tab is gone (or closing) with its module.
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => MeasureApp.Components.JsModules.ReleaseAsync(_module);
 
     private sealed record Entry(string ChartId, LiveFrame Frame, int MaxPoints, Action<Exception> Fault);
 }

@@ -260,7 +260,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 {
                     await DrainOneAsync(a, ct);
                 }
-                await FlushAsync();
+                await FlushAsync(ct);
                 Interlocked.Increment(ref _drainTicks);
             }
         }
@@ -274,9 +274,9 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
     /// Runs after every drain tick, once each chart had its turn: <see cref="LiveDrawBatch"/> draws the
     /// frames the charts queued with one browser call for the tab.
     /// </summary>
-    public Func<Task>? AfterDrain { get; set; }
+    public Func<CancellationToken, Task>? AfterDrain { get; set; }
 
-    private async Task FlushAsync()
+    private async Task FlushAsync(CancellationToken ct)
     {
         if (AfterDrain is not { } flush)
         {
@@ -284,7 +284,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
         }
         try
         {
-            await flush();
+            await flush(ct);
         }
         catch (Microsoft.JSInterop.JSDisconnectedException ex)
         {
