@@ -40,6 +40,7 @@ public static class MeasureAppExtensions
         services.AddSectionOptions<LimitsOptions>(LimitsOptions.SectionName, o => o.Problems());
         services.AddSectionOptions<MonitorOptions>(MonitorOptions.SectionName);
         services.AddSectionOptions<StorageOptions>(StorageOptions.SectionName);
+        services.AddSectionOptions<LiveOptions>(LiveOptions.SectionName);
 
         // Database: SQLite file by default, PostgreSQL when ConnectionStrings:Database is set
         var database = DatabaseSettings.From(builder.Configuration, builder.Environment);
@@ -169,6 +170,7 @@ public static class MeasureAppExtensions
         services.AddMudServices();
         services.AddScoped<UserSession>();
         services.AddScoped<LiveDrawBatch>();
+        services.AddSingleton<LiveFrameBudget>();
         services.AddLiveRelay(builder.Configuration);
         services.AddScoped<TabPlayback>();
         services.AddSingleton<MeasureApp.Export.ExportProgress>();

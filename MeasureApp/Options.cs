@@ -107,3 +107,17 @@ public sealed class MonitorOptions
     [Range(1, 600_000)]
     public double LatencyP99WarningMilliseconds { get; set; } = 60;
 }
+
+/// <summary><c>Live</c> section: how fast this server draws live charts.</summary>
+public sealed class LiveOptions
+{
+    public const string SectionName = "Live";
+
+    /// <summary>
+    /// Drain ticks per second shared by every tab with live charts on this server (one tick draws all of a tab's
+    /// charts): each tab draws at min(60 Hz, this ÷ tabs), so many tabs lower every tab's rate alike instead of
+    /// saturating the CPU. 0 = no budget (every tab up to 60 Hz).
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int FramesPerSecondPerServer { get; set; } = 12_000;
+}

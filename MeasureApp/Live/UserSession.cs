@@ -26,16 +26,25 @@ public sealed record ChartStatus(double FramesPerSecond, double LatencyMs, long 
 /// </summary>
 public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsService limits, CurrentUser currentUser, TimeProvider time, ILogger<UserSession> logger,
     ResourceAccountant? accountant = null, LiveBandwidthGovernor? bandwidth = null, LiveRelayClient? relay = null, MeasureApp.Monitoring.LiveLatencyStats? latencyStats = null,
-    MeasureApp.Audit.AuditLog? audit = null, MeasureApp.History.MeasurementCatalog? catalog = null, MeasureApp.Sharing.ShareRevocations? revocations = null) : IAsyncDisposable
+    MeasureApp.Audit.AuditLog? audit = null, MeasureApp.History.MeasurementCatalog? catalog = null, MeasureApp.Sharing.ShareRevocations? revocations = null,
+    LiveFrameBudget? budget = null) : IAsyncDisposable
 {
     /// <summary>Most chart updates per second.</summary>
     public const int MaxFramesPerSecond = 60;
+
+    /// <summary>
+    /// How often a chart's numbers (fps, latency, dropped, samples/s) are reported. Once a second: every report is
+    /// a render batch of its own, and at 2 Hz four charts made as many batches per tab as a 30 Hz chart makes frames
+    /// (issue 14).
+    /// </summary>
+    public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private List<Attachment> _attachments = [];
     private Task? _loop;
     private long _drainTicks;
+    private long _drainIntervalTicks = TimeSpan.FromSeconds(1.0 / MaxFramesPerSecond).Ticks;
 
     private TimeProvider Time => time;
 
@@ -53,6 +62,9 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
 
     /// <summary>Drain loop passes completed (tests step a fake clock tick by tick with it).</summary>
     internal long DrainTicks => Interlocked.Read(ref _drainTicks);
+
+    /// <summary>The drain loop's tick interval now (1/60 s, longer while the server's frame budget is shared by many tabs).</summary>
+    internal TimeSpan DrainInterval => TimeSpan.FromTicks(Interlocked.Read(ref _drainIntervalTicks));
 
     /// <summary>Whether the drain loop runs (only while a chart is attached: an idle tab runs no 60 Hz loop).</summary>
     internal bool IsDraining
@@ -145,7 +157,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
 
     /// <summary>
     /// Connects a chart to a running measurement. <paramref name="render"/> is awaited for every
-    /// update; <paramref name="status"/> gets the chart's numbers about twice a second. Null when
+    /// update; <paramref name="status"/> gets the chart's numbers once per <see cref="StatusInterval"/>. Null when
     /// the measurement is not running or not the user's. A measurement running on another instance
     /// is relayed (when Redis is configured). When <paramref name="render"/> or <paramref name="status"/>
     /// throws, that chart alone is detached and <paramref name="fault"/> gets the exception; the tab's
@@ -241,11 +253,20 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
 
     private async Task DrainLoopAsync(CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / MaxFramesPerSecond), time);
+        // The tab counts against the server's frame budget while its loop runs; the interval follows the budget.
+        using var member = budget?.Join();
+        var first = budget?.Interval ?? DrainInterval;
+        using var timer = new PeriodicTimer(first, time);
+        Interlocked.Exchange(ref _drainIntervalTicks, first.Ticks);
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
+                if (budget?.Interval is { } interval && interval != timer.Period)
+                {
+                    timer.Period = interval;
+                    Interlocked.Exchange(ref _drainIntervalTicks, interval.Ticks);
+                }
                 List<Attachment> attachments;
                 lock (_gate)
                 {
@@ -406,7 +427,7 @@ public sealed class UserSession(MeasurementEngine engine, LiveHub hub, LimitsSer
                 }
             }
             var elapsed = session.Time.GetElapsedTime(_windowStart);
-            if (elapsed >= TimeSpan.FromMilliseconds(500))
+            if (elapsed >= StatusInterval)
             {
                 var samples = Feed.SamplesSeen;
                 status(new ChartStatus(_framesInWindow / elapsed.TotalSeconds, _lastLatencyMs, Feed.DroppedFrames, (samples - _samplesAtWindowStart) / elapsed.TotalSeconds, _throttledInWindow));
