@@ -92,7 +92,7 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
         {
             return (true, await RunAsync(operation));
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
             MarkDown(ex.Message);
             return (false, default);
@@ -137,7 +137,7 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
             }
             _reachability.ReportRecovered();
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
             MarkDown(ex.Message);
         }
@@ -170,6 +170,11 @@ public sealed class RedisLink(IConnectionMultiplexer redis, RedisCoordinationOpt
     }
 
     private void MarkDown(string reason) => _reachability.ReportFailure(reason);
+
+    // A command that cannot reach Redis: refused, timed out, or the connection already closed (a host stopping
+    // closes the multiplexer while a last retire or check may still run; a loaded CI run failed a test's
+    // shutdown with ObjectDisposedException from the retire).
+    private static bool IsConnectionFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
 }
 
 /// <summary>Renews this instance's liveness key and detects Redis recoveries.</summary>
