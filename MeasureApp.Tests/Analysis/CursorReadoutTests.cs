@@ -107,6 +107,21 @@ public sealed class CursorReadoutTests : AppComponentTestContext
         Assert.Empty(host.FindAll(".cursor-readout"));
     }
 
+    [Fact]
+    public void ACursorPastWhatTheStoreHadWrittenWhenPausedStaysWhereItWasPlacedOnARunningMeasurement()
+    {
+        // 24 samples at 1 kHz stored when the chart paused; the chart (ahead of the store) shows more.
+        var origin = 1_700_000_000_000_000_000L;
+        var times = new SampleRuns([new SampleRun(0, origin, AfterGap: false)], endIndex: 24, sampleRate: 1000);
+
+        // Running: t = 0.1274 s sits on sample 127, not on the last stored one (0.023 s), which measured 24 samples for a 128-sample span.
+        Assert.Equal(0.127, CursorReadout.SnapTo(times, 0.1274, open: true)!.Value, 9);
+        Assert.Equal(0.005, CursorReadout.SnapTo(times, 0.0052, open: true)!.Value, 9);
+        // Stopped: the store has everything there is; past the end is the last sample.
+        Assert.Equal(0.023, CursorReadout.SnapTo(times, 0.1274, open: false)!.Value, 9);
+        Assert.Null(CursorReadout.SnapTo(times, null, open: true));
+    }
+
     private static string Cell<T>(IRenderedComponent<T> host, string prefix, int channel, string css) where T : Microsoft.AspNetCore.Components.IComponent =>
         host.Find($"#{prefix}-table tr[data-channel='{channel}'] .{css}").TextContent.Trim();
 

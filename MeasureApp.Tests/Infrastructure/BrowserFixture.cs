@@ -67,7 +67,16 @@ public class BrowserFixture : IAsyncLifetime
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login-submit");
-        await page.WaitForURLAsync(url => !url.Contains("/Account/Login", StringComparison.Ordinal));
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/Account/Login", StringComparison.Ordinal));
+        }
+        catch (TimeoutException e)
+        {
+            // Say what the page showed (a refused login, an error page) instead of only that it did not move on.
+            var shown = await page.EvaluateAsync<string>("() => (document.querySelector('main') || document.body)?.innerText?.slice(0, 600) ?? ''");
+            throw new TimeoutException($"Login as {email} did not leave {page.Url}; the page shows: {shown}", e);
+        }
         return page;
     }
 
