@@ -77,7 +77,7 @@ public sealed class ExportMemoryTests(ITestOutputHelper output) : IDisposable
         var tail = new byte[64];
         var tailLength = 0;
         long bytes = 0, lines = 0, nextSample = sampleEvery;
-        var growth = new List<long>();
+        var held = new List<long>();
         int read;
         while ((read = await body.ReadAsync(buffer)) > 0)
         {
@@ -94,11 +94,18 @@ public sealed class ExportMemoryTests(ITestOutputHelper output) : IDisposable
             tailLength += keep;
             if (bytes >= nextSample)
             {
-                growth.Add(GC.GetTotalMemory(forceFullCollection: true) - baseline);
+                held.Add(GC.GetTotalMemory(forceFullCollection: true));
                 nextSample += sampleEvery;
             }
         }
         watch.Stop();
+        // Growth is counted from the lower of the live memory before the request and after it ended: whatever
+        // else the process held at the first reading (another test's host still shutting down) and let go
+        // during the export is not the export's, and would otherwise read as negative growth.
+        await body.DisposeAsync();
+        response.Dispose();
+        var floor = Math.Min(baseline, GC.GetTotalMemory(forceFullCollection: true));
+        var growth = held.ConvertAll(m => m - floor);
         var half = growth.Count / 2;
         return new Run(bytes, lines, System.Text.Encoding.ASCII.GetString(tail, 0, tailLength), watch.Elapsed,
             growth.DefaultIfEmpty(0).Max(), growth.Take(half).DefaultIfEmpty(0).Max(), growth.Skip(half).DefaultIfEmpty(0).Max(), growth.Count);

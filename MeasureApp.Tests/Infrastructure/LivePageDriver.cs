@@ -68,6 +68,8 @@ public static class LivePageDriver
         ArgumentNullException.ThrowIfNull(page);
         await page.Locator(".mud-select", new PageLocatorOptions { Has = page.Locator(selector) }).First.ClickAsync();
         await page.Locator(".mud-popover-open .mud-list-item", new PageLocatorOptions { HasText = text }).First.ClickAsync();
+        // The choice has reached the server once the field shows it (the list closes before that).
+        await Assertions.Expect(page.Locator(selector)).ToHaveValueAsync(text);
     }
 
     /// <summary>The refusal text shown for the last start, or null when none is shown.</summary>

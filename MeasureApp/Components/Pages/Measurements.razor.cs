@@ -27,6 +27,14 @@ public sealed partial class Measurements
     private bool isAdmin;
     private string? myId;
     private string? ownerFilter = AllOwners;
+
+    // The filter field shows the owner's name, as the list does (not the user id).
+    private string? OwnerName(string? id) => id switch
+    {
+        null => null,
+        AllOwners => "everyone",
+        _ => owners.FirstOrDefault(o => o.Id == id).Name ?? id,
+    };
     private List<(string Id, string Name)> owners = [];
     private string? tagFilter;
     private string? deviceFilter;
