@@ -247,6 +247,7 @@ public static class MeasureAppExtensions
         MeasureApp.Devices.DeviceEndpoints.MapDeviceEndpoints(app);
         MeasureApp.Api.CollectorTokenEndpoints.MapCollectorTokenEndpoints(app);
         MeasureApp.Monitoring.MetricsEndpoints.MapMeasureAppMetrics(app);
+        MeasureApp.Monitoring.BenchEndpoints.MapBenchEndpoints(app, app.Configuration);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = StorageHealthCheck.WriteAsync });
         return app;

@@ -58,7 +58,8 @@ public sealed class CircuitsScenario : ILoadScenario
         report.Add("Live page: newest point's age at the client (p50)", live.AgeP50Ms, "ms");
         report.Add("Live page: newest point's age at the client (p99)", live.AgeP99Ms, "ms");
         report.Add("Live page: server CPU", live.ServerCpuPercent, "% of a core");
-        report.Add("Live page: server memory per tab", live.MbPerCircuit, "MB", "goal ≤ 1", live.MbPerCircuit <= 1 ? "met" : "missed");
+        report.Add("Live page: server memory (RSS) per tab", live.MbPerCircuit, "MB");
+        report.Add("Live page: live managed heap per tab", live.HeapMbPerCircuit, "MB", baseline ? "" : "goal ≤ 1 beyond the bare page's", "");
         report.Add("Live page: render batches per tab per s", live.RendersPerCircuitPerSecond, "/s");
         report.Add("Live page: circuit errors / dropped tabs", live.Errors, "", live.LastError ?? "");
         if (baseline)
@@ -67,14 +68,17 @@ public sealed class CircuitsScenario : ILoadScenario
             report.Add($"Bare page: ticks/s per tab (mean), {circuits} tabs", bare.MeanHz, "Hz", "30 Hz page");
             report.Add("Bare page: ticks/s per tab (p5)", bare.P5Hz, "Hz");
             report.Add("Bare page: server CPU", bare.ServerCpuPercent, "% of a core");
-            report.Add("Bare page: server memory per tab", bare.MbPerCircuit, "MB");
+            report.Add("Bare page: server memory (RSS) per tab", bare.MbPerCircuit, "MB");
+            report.Add("Bare page: live managed heap per tab", bare.HeapMbPerCircuit, "MB");
+            var beyond = live.HeapMbPerCircuit - bare.HeapMbPerCircuit;
+            report.Add("Live page: live heap per tab beyond the bare page's", beyond, "MB", "goal ≤ 1", beyond <= 1 ? "met" : "missed");
             report.Add("Bare page: circuit errors / dropped tabs", bare.Errors, "", bare.LastError ?? "");
             report.Add("Live chart rate ÷ bare tick rate", bare.MeanHz > 0 ? live.MeanHz / bare.MeanHz : 0, "×");
             report.Add("Live CPU ÷ bare CPU", bare.ServerCpuPercent > 0 ? live.ServerCpuPercent / bare.ServerCpuPercent : 0, "×");
         }
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"{settings.Users} users × {settings.Tabs} tab(s), each user running {settings.Measurements} × {settings.Channels} ch × {settings.Rate:0} Hz of sim-1; fresh server (SQLite) per page, {settings.Warmup.TotalSeconds:0} s warm-up, {settings.Window.TotalSeconds:0} s window."));
-        report.Notes.Add("A chart's frame is its entry in the tab's one `extendMany` JS call per drain tick; a bare tick is one `console.debug` call. Age = client clock at a 1 s probe − (measurement start + the chart's newest x): it includes the server's column width and the client's own queueing. Memory per tab = (server RSS with the tabs open − RSS before they opened) ÷ tabs.");
+        report.Notes.Add("A chart's frame is its entry in the tab's one `extendMany` JS call per drain tick; a bare tick is one `console.debug` call. Age = client clock at a 1 s probe − (measurement start + the chart's newest x): it includes the server's column width and the client's own queueing. Memory per tab = (server RSS with the tabs open − RSS before they opened) ÷ tabs; live heap per tab = the same difference of the managed heap after a full blocking collection (`/api/bench/heap`, mapped only with Bench:Diagnostics), which leaves out what the server GC holds in reserve.");
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"The driver runs on the same machine (client CPU {live.ClientCpuPercent:0} % of a core during the Live window). Load average before/after: {loadBefore} / {LoadAverage()} on {Environment.ProcessorCount} cores."));
         return report;
@@ -82,7 +86,7 @@ public sealed class CircuitsScenario : ILoadScenario
 
     private sealed record Settings(int Users, int Tabs, int Measurements, double Rate, int Channels, TimeSpan Warmup, TimeSpan Window, string Dll);
 
-    private sealed record RunResult(double MeanHz, double P5Hz, double AgeP50Ms, double AgeP99Ms, double ServerCpuPercent, double ClientCpuPercent, double MbPerCircuit, double RendersPerCircuitPerSecond, int Errors, string? LastError);
+    private sealed record RunResult(double MeanHz, double P5Hz, double AgeP50Ms, double AgeP99Ms, double ServerCpuPercent, double ClientCpuPercent, double MbPerCircuit, double HeapMbPerCircuit, double RendersPerCircuitPerSecond, int Errors, string? LastError);
 
     private static async Task<RunResult> RunOneAsync(Settings s, bool bare, TextWriter progress, CancellationToken ct)
     {
@@ -96,6 +100,7 @@ public sealed class CircuitsScenario : ILoadScenario
             ["Security__MaxCircuits"] = "1000000",
             ["Security__MaxCircuitsPerAddress"] = "1000000",
             ["Bench__BarePage"] = bare ? "true" : "false",
+            ["Bench__Diagnostics"] = "true",
             ["Logging__LogLevel__Default"] = "Warning",
         };
         var tabs = new List<HeadlessCircuit>();
@@ -126,6 +131,8 @@ public sealed class CircuitsScenario : ILoadScenario
                 }
             }
             await progress.WriteLineAsync($"{page}: {s.Users} users ready{(bare ? "" : $", {starts.Count} measurements running")}; opening {s.Users * s.Tabs} tabs");
+            using var admin = await app.LoginAsync(AdminEmail, AdminPassword, ct);
+            var heapBefore = await LiveHeapAsync(admin, ct);
             var rssBefore = Rss(app.Pid);
             var path = bare ? "/bench/bare" : "/live";
             var counted = bare ? "console.debug" : "extendMany";
@@ -177,6 +184,7 @@ public sealed class CircuitsScenario : ILoadScenario
             var clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalSeconds / seconds * 100;
             var after = Snapshot(tabs);
             var rssAfter = Rss(app.Pid);
+            var heapAfter = await LiveHeapAsync(admin, ct);
             var rates = after.Select(kv => (kv.Value - before.GetValueOrDefault(kv.Key)) / seconds).OrderBy(r => r).ToList();
             // A chart that never drew is a rate of 0, not a missing row.
             var expected = tabs.Count * expectedPerTab;
@@ -194,11 +202,12 @@ public sealed class CircuitsScenario : ILoadScenario
                 ServerCpuPercent: serverCpu,
                 ClientCpuPercent: clientCpu,
                 MbPerCircuit: (rssAfter - rssBefore) / 1e6 / Math.Max(1, tabs.Count),
+                HeapMbPerCircuit: (heapAfter - heapBefore) / 1e6 / Math.Max(1, tabs.Count),
                 RendersPerCircuitPerSecond: (tabs.Sum(t => t.Renders) - rendersBefore) / seconds / Math.Max(1, tabs.Count),
                 Errors: errors,
                 LastError: tabs.Select(t => t.LastError).LastOrDefault(e => e is not null));
             await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{page}: {result.MeanHz:0.0} Hz mean, {result.P5Hz:0.0} Hz p5, server {serverCpu:0} % CPU, {result.MbPerCircuit:0.00} MB per tab, {errors} errors"));
+                $"{page}: {result.MeanHz:0.0} Hz mean, {result.P5Hz:0.0} Hz p5, server {serverCpu:0} % CPU, {result.MbPerCircuit:0.00} MB RSS / {result.HeapMbPerCircuit:0.000} MB live heap per tab, {errors} errors"));
             return result;
         }
         finally
@@ -242,6 +251,13 @@ public sealed class CircuitsScenario : ILoadScenario
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    // The server's managed heap after a full collection (admin-only bench endpoint), bytes.
+    private static async Task<double> LiveHeapAsync(HttpClient admin, CancellationToken ct)
+    {
+        var reading = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/bench/heap", UriKind.Relative), ct);
+        return reading.GetProperty("liveBytes").GetInt64();
     }
 
     private static double Rss(int pid)
