@@ -6,19 +6,18 @@ namespace MeasureApp.Bench.Load;
 /// <summary>One chart update as the page saw it; times are wall-clock ms since the epoch (browser clock).</summary>
 /// <param name="Id">The chart's element id (<c>chart-{measurement id:N}</c>).</param>
 /// <param name="X">Newest x (seconds since sample 0) in the update, over all traces.</param>
-/// <param name="Received">When the update reached <c>Plotly.extendTraces</c> or a live <c>Plotly.react</c> (the app's draw began; the interop call may have arrived earlier: js/liveChart.js draws queued frames in the next animation frame).</param>
-/// <param name="Done">When <c>Plotly.extendTraces</c> or <c>Plotly.react</c> returned (Plotly redrew the SVG).</param>
+/// <param name="Received">When js/liveChart.js began to draw the update (the interop call may have arrived earlier: it draws queued frames in the next animation frame).</param>
+/// <param name="Done">When the draw returned (a rewrite of the lines' SVG paths, or a Plotly redraw at a page turn).</param>
 /// <param name="Painted">After the frame that shows the update was painted: the task after the current animation frame when the draw ran inside one, else after the next one (rAF, then a task).</param>
 /// <param name="Points">x values newer than the chart's previous update, over all traces.</param>
 public sealed record ProbeUpdate(string Id, double X, double Received, double Done, double Painted, int Points);
 
 /// <summary>
 /// The script injected into the Live page (Playwright <c>AddInitScript</c>, before any page script):
-/// it traps the assignment of <c>window.Plotly</c> and wraps <c>Plotly.extendTraces</c> and the live
-/// <c>Plotly.react</c> (a layout with a data revision), which the Live chart's draw (js/liveChart.js:
-/// react since the window is kept in the page, extendTraces before) ends in, and it marks animation-frame
-/// callbacks so a draw inside one is timed to that frame's paint. The app is not changed. With <c>noop</c> the wrapper
-/// records the same and does not call Plotly: the same-run baseline of "everything but drawing".
+/// it defines the hook <c>window.__liveDrawProbe</c> that js/liveChart.js reports each chart draw to (begin and
+/// end; nothing is reported without it), and it marks animation-frame callbacks so a draw inside one is timed
+/// to that frame's paint. With <c>noop</c> the module records the same and does not draw: the same-run baseline
+/// of "everything but drawing".
 /// </summary>
 public static class BrowserLatencyProbe
 {
@@ -48,8 +47,7 @@ public static class BrowserLatencyProbe
             ch.port2.postMessage(0);
           };
           const afterPaint = u => inFrame ? afterTask(u) : raf(() => afterTask(u));
-          // Newest x and the number of x values newer than the chart's last update: extendTraces
-          // gets the new points, react (js/liveChart.js) the whole window.
+          // Newest x and the number of x values newer than the chart's last update.
           const newest = {};
           const measure = (id, xs) => {
             let x = -Infinity, points = 0;
@@ -67,33 +65,19 @@ public static class BrowserLatencyProbe
             const u = { id, x: m.x, received, done: wall(), painted: 0, points: m.points };
             if (m.points > 0) { rec.updates.push(u); afterPaint(u); }
           };
-          const wrap = P => {
-            if (!P || P.__latencyWrapped || typeof P.extendTraces !== 'function') return P;
-            const extendTraces = P.extendTraces;
-            P.extendTraces = function (gd, update, indices, maxPoints) {
-              const received = wall();
-              const result = noop ? Promise.resolve(gd) : extendTraces.apply(this, arguments);
-              record(gd, update && update.x, received);
-              return result;
-            };
-            // A live draw by react carries a data revision (the first plot of a chart does not).
-            const react = P.react;
-            if (typeof react === 'function') P.react = function (gd, data, layout) {
-              if (!layout || layout.datarevision === undefined || !Array.isArray(data)) return react.apply(this, arguments);
-              const received = wall();
-              const result = noop ? Promise.resolve(gd) : react.apply(this, arguments);
-              record(gd, data.map(t => t && t.x), received);
-              return result;
-            };
-            P.__latencyWrapped = true;
-            return P;
+          // js/liveChart.js reports each draw to this hook (it exists only in this bench's pages): a draw
+          // may be a Plotly redraw (a page turn, extendTraces while the user zoomed) or only a rewrite of
+          // the lines' SVG paths, so the hook, not a wrapper around Plotly, times both. With noop the
+          // module records and does not draw.
+          window.__liveDrawProbe = {
+            noop,
+            received: (id, xs) => ({ id, xs, received: wall() }),
+            drawn: t => record(t.id, t.xs, t.received),
           };
-          let plotly = wrap(window.Plotly);
-          Object.defineProperty(window, 'Plotly', { configurable: true, enumerable: true, get: () => plotly, set: v => { plotly = wrap(v); } });
         })();
         """;
 
-    /// <summary>The init script; <paramref name="noop"/> makes extendTraces and the live react record without drawing.</summary>
+    /// <summary>The init script; <paramref name="noop"/> makes the live chart record its draws without drawing.</summary>
     public static string Script(bool noop) => ScriptTemplate.Replace("__NOOP__", noop ? "true" : "false", StringComparison.Ordinal);
 
     /// <summary>JS expression: number of distinct charts that got at least one update.</summary>

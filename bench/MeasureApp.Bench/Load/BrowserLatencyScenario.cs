@@ -33,7 +33,7 @@ public sealed record BrowserLatencySettings
     /// <summary>Time after every chart drew its first update before recording starts.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Also run each case with extendTraces replaced by a no-op (the same-run baseline).</summary>
+    /// <summary>Also run each case with the chart's draw replaced by a no-op (the same-run baseline).</summary>
     public bool Baseline { get; init; } = true;
 
     /// <summary>Chromium executable (Debian's; never a downloaded browser).</summary>
@@ -45,7 +45,7 @@ public sealed record BrowserLatencyPhase
 {
     /// <summary>The configuration.</summary>
     public required BrowserLatencyCase Case { get; init; }
-    /// <summary>True when extendTraces was a no-op (baseline).</summary>
+    /// <summary>True when the chart's draw was a no-op (baseline).</summary>
     public required bool Noop { get; init; }
     /// <summary>Painted updates recorded, over all charts.</summary>
     public required IReadOnlyList<ProbeUpdate> Updates { get; init; }
@@ -57,9 +57,9 @@ public sealed record BrowserLatencyPhase
     public required LatencySummary Latency { get; init; }
     /// <summary>Sample time → update arrived in the page (ns).</summary>
     public required LatencySummary ToBrowser { get; init; }
-    /// <summary>Update arrived → extendTraces returned (ns).</summary>
+    /// <summary>Update arrived → draw returned (ns).</summary>
     public required LatencySummary Draw { get; init; }
-    /// <summary>extendTraces returned → next frame painted (ns).</summary>
+    /// <summary>draw returned → next frame painted (ns).</summary>
     public required LatencySummary ToPaint { get; init; }
     /// <summary>Device clock start minus <c>StartedAt</c> (ms), largest over the phase's measurements.</summary>
     public required double DeviceStartAfterStartedAtMs { get; init; }
@@ -70,12 +70,12 @@ public sealed record BrowserLatencyPhase
 
 /// <summary>
 /// SPEC §9 browser-visible latency: sample time → drawn in the browser, on the real Live page of
-/// the unchanged app (Kestrel on loopback, Chromium via Playwright). A script injected before the
-/// page loads wraps <c>Plotly.extendTraces</c>; for every update it records the newest x drawn and
+/// the app (Kestrel on loopback, Chromium via Playwright). A script injected before the
+/// page loads defines the hook js/liveChart.js reports each draw to; for every update it records the newest x drawn and
 /// the wall time after the next painted frame. x (seconds since sample 0) becomes wall time with
 /// the device clock's start read from the hub, so latency = painted − (sample 0 + x). Browser and
 /// server run on one machine and read the same system clock. Same-run baseline: the same page
-/// with extendTraces replaced by a no-op (pipeline without drawing).
+/// with the chart's draw replaced by a no-op (pipeline without drawing).
 /// </summary>
 public sealed class BrowserLatencyScenario : ILoadScenario
 {
@@ -91,7 +91,7 @@ public sealed class BrowserLatencyScenario : ILoadScenario
         --rates LIST       sample rates per channel (1k,10k,100k)
         --channels LIST    channels per measurement (1,4)
         --charts LIST      charts (measurements) on the page (1,4; at most 4)
-        --no-baseline      skip the no-op extendTraces baseline
+        --no-baseline      skip the no-op draw baseline
         --chromium PATH    browser (MEASUREAPP_TEST_CHROMIUM or /usr/bin/chromium)
         --write            update this run's section in docs/benchmarks.md   --doc PATH
         """;
@@ -239,12 +239,12 @@ public sealed class BrowserLatencyScenario : ILoadScenario
                 string.Create(CultureInfo.InvariantCulture, $"{real.Updates.Count} updates, {real.ChartsSeen} charts"));
             report.Add($"{@case.Label} sample→page p50", Ms(real.ToBrowser.PercentileNs(0.5)), "ms",
                 string.Create(CultureInfo.InvariantCulture,
-                    $"then extendTraces p50 {Ms(real.Draw.PercentileNs(0.5)):F1} / p99 {Ms(real.Draw.PercentileNs(0.99)):F1} ms, then paint p50 {Ms(real.ToPaint.PercentileNs(0.5)):F1} ms; {real.Updates.Sum(u => u.Points) / Math.Max(1, real.Updates.Count)} x values per update"));
+                    $"then draw p50 {Ms(real.Draw.PercentileNs(0.5)):F1} / p99 {Ms(real.Draw.PercentileNs(0.99)):F1} ms, then paint p50 {Ms(real.ToPaint.PercentileNs(0.5)):F1} ms; {real.Updates.Sum(u => u.Points) / Math.Max(1, real.Updates.Count)} x values per update"));
         }
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"Each phase: start the measurement(s) on the simulated device (sim-1, 5 ms blocks) through the engine, open /live in a fresh logged-in Chromium page (1400×900, headless, software rendering), wait until every chart drew, {settings.Warmup.TotalSeconds:0.#} s warm-up, then record {settings.Duration.TotalSeconds:0.#} s; the chart shows the session's default 10 s window on 1000 px (10 ms columns); measurements stopped after each phase."));
-        report.Notes.Add("Latency = wall time after the browser painted the frame following Plotly.extendTraces (requestAnimationFrame, then a MessageChannel task) − wall time of the newest sample in that update (sample 0 from the hub: a one-sample-per-column subscription gives index and time stamp of the newest sample; + x). Percentiles pool all charts' updates. Browser (performance.timeOrigin + performance.now()) and server (DateTimeOffset.UtcNow) read the same machine clock, assumed to agree within ~1 ms.");
-        report.Notes.Add("Baseline (same run, same page, alternating order): Plotly.extendTraces replaced by a no-op that still records and waits for the next painted frame — everything but drawing the chart (device block, 10 ms M4 column, ≤ 60 Hz drain loop, SignalR, interop). Ratio = chart / no-op.");
+        report.Notes.Add("Latency = wall time after the browser painted the frame following the chart's draw (js/liveChart.js: a rewrite of the lines' SVG paths, or a Plotly redraw when the page turns) (requestAnimationFrame, then a MessageChannel task) − wall time of the newest sample in that update (sample 0 from the hub: a one-sample-per-column subscription gives index and time stamp of the newest sample; + x). Percentiles pool all charts' updates. Browser (performance.timeOrigin + performance.now()) and server (DateTimeOffset.UtcNow) read the same machine clock, assumed to agree within ~1 ms.");
+        report.Notes.Add("Baseline (same run, same page, alternating order): the chart's draw (js/liveChart.js) replaced by a no-op that still records and waits for the next painted frame — everything but drawing the chart (device block, 10 ms M4 column, ≤ 60 Hz drain loop, SignalR, interop). Ratio = chart / no-op.");
         var lag = phases.Select(p => p.DeviceStartAfterStartedAtMs).DefaultIfEmpty(0).Max();
         report.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"The device clock started up to {lag:F1} ms after the measurement's StartedAt (the measurement row is written first); latencies use the device clock, so this is not in them."));
