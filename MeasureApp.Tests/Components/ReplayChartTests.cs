@@ -47,11 +47,8 @@ public sealed class ReplayChartTests : MudTestContext
         await UntilAsync(() => liveChart.Invocations.Any(i => i.Identifier == "forget"), "liveChart.js forget");
         playback.Play();
         // The player's loop runs on the fake clock: it steps until a frame was drawn.
-        await UntilAsync(() =>
-        {
-            time.Advance(TimeSpan.FromMilliseconds(100));
-            return liveChart.Invocations.Any(i => i.Identifier == "extend");
-        }, "liveChart.js extend");
+        await UntilAsync(() => liveChart.Invocations.Any(i => i.Identifier == "extend"), "liveChart.js extend",
+            step: () => time.Advance(TimeSpan.FromMilliseconds(100)));
 
         var extend = liveChart.Invocations.First(i => i.Identifier == "extend");
         Assert.Equal("replay-plot", extend.Arguments[0]);
@@ -67,11 +64,14 @@ public sealed class ReplayChartTests : MudTestContext
     }
 
     // Polls a condition until the deadline (the chart attaches and draws after async reads on other threads).
-    private static async Task UntilAsync(Func<bool> condition, string what)
+    // The condition runs on the renderer's dispatcher: the components record their JS calls there, and
+    // enumerating the recorded calls from another thread meanwhile threw "Collection was modified" under load.
+    private async Task UntilAsync(Func<bool> condition, string what, Action? step = null)
     {
         var waited = Stopwatch.StartNew();
-        while (!condition())
+        while (!await Context.Renderer.Dispatcher.InvokeAsync(condition))
         {
+            step?.Invoke();
             Assert.True(waited.Elapsed < Wait, $"{what} was not called within {Wait}.");
             await Task.Yield();
         }

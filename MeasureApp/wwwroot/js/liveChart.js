@@ -170,16 +170,50 @@ function redrawPath(gd, queued) {
 }
 
 // The SVG path of a line through (xs, ys) in the subplot's pixels; a missing value (a gap) breaks the line.
+// Within one screen pixel column only the lowest and highest point are kept, in their time order (the
+// column's vertical extent is what the eye sees), and the last point before a gap and the newest point are
+// kept exactly: the server sends up to four points per column of its own, and the browser's paint time
+// grows with the path's points.
 function pathOf(xs, ys, xa, ya) {
     const parts = [];
     let move = true;
+    let column = NaN, loX = 0, loY = 0, hiX = 0, hiY = 0, lastX = 0, lastY = 0;
+    const point = (x, y) => {
+        parts.push((move ? 'M' : 'L') + x.toFixed(1) + ',' + y.toFixed(1));
+        move = false;
+    };
+    const flush = exactEnd => {
+        if (column !== column) return;
+        const loFirst = loX <= hiX;
+        const [ax, ay, bx, by] = loFirst ? [loX, loY, hiX, hiY] : [hiX, hiY, loX, loY];
+        point(ax, ay);
+        if (bx !== ax || by !== ay) point(bx, by);
+        if (exactEnd && (lastX !== bx || lastY !== by)) point(lastX, lastY);
+        column = NaN;
+    };
     for (let k = 0; k < xs.length; k++) {
         const y = ys[k];
-        if (y === null || y === undefined || !isFinite(y)) { move = true; continue; }
+        if (y === null || y === undefined || !isFinite(y)) {
+            flush(true);
+            move = true;
+            continue;
+        }
         const px = xa.c2p(xs[k]), py = ya.c2p(y);
-        parts.push((move ? 'M' : 'L') + px.toFixed(1) + ',' + py.toFixed(1));
-        move = false;
+        const c = Math.floor(px);
+        if (c !== column) {
+            flush(false);
+            column = c;
+            loX = hiX = px;
+            loY = hiY = py;
+        } else {
+            // Screen y grows downwards: the lowest value has the largest py.
+            if (py > loY) { loX = px; loY = py; }
+            if (py < hiY) { hiX = px; hiY = py; }
+        }
+        lastX = px;
+        lastY = py;
     }
+    flush(true);
     return parts.length ? parts.join('') : 'M0,0';
 }
 
